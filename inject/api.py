@@ -115,14 +115,18 @@ def inject(
 def save_model(model: nn.Module, path: str | os.PathLike) -> None:
     """Write ``model``'s state dict to ``path`` (safetensors, atomically) with timm-style metadata.
 
-    Metadata: ``label_names`` (JSON list), ``num_classes``, ``architecture`` when the model is a
-    timm model, and the injection record if ``inject`` produced it. The file loads back with
+    Metadata: ``num_classes``, ``label_names`` (JSON list) when known, ``architecture`` when the
+    model is a timm model, and the injection record if ``inject`` produced it. The file loads back with
     ``timm.create_model(arch, num_classes=N, checkpoint_path=path)``.
     """
     cfg = getattr(model, "pretrained_cfg", None)
     cfg = cfg if isinstance(cfg, dict) else {}
-    names = labels(model)
-    metadata = {"label_names": json.dumps(names), "num_classes": str(len(names))}
+    num_classes = find_head(model).num_classes
+    metadata = {"num_classes": str(num_classes)}
+    try:
+        metadata["label_names"] = json.dumps(labels(model))
+    except InjectError:
+        pass  # no names travel with this model; the CLI will ask for --seen-names
     if cfg.get("architecture"):
         metadata["architecture"] = cfg["architecture"]
     record = cfg.get("inject", getattr(model, "inject", None))

@@ -97,3 +97,7 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, gam
     if not quiet:
         click.echo(f"injected {injected} classes into a {seen}-class head -> {written} "
                    f"({seen + injected} outputs, {time.perf_counter() - start:.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

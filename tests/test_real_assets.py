@@ -1,0 +1,86 @@
+"""The real path: real ImageNet weights, real sentence encoder, real photos (``-m real``)."""
+import json
+import subprocess
+import sys
+
+import pytest
+import timm
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+import inject
+from inject.assets import imagenet_class_names, load_demo_model
+from inject.features import image_transform
+from inject.semantics import TextEncoder, encode_names
+
+pytestmark = pytest.mark.real
+
+NEW_NAMES = ["Laysan albatross", "okapi", "axolotl salamander", "pangolin", "narwhal",
+             "quokka", "Bactrian camel calf", "kakapo parrot", "blobfish", "shoebill stork"]
+
+
+@pytest.fixture(scope="module")
+def demo_model():
+    return load_demo_model()
+
+
+def test_demo_model_reaches_its_published_accuracy(demo_model, data):
+    folder = data / "imagenet1k_samples_224"
+    rows = [line.split(",") for line in (folder / "labels.csv").read_text().splitlines()[1:]]
+    transform = image_transform(demo_model)
+    correct = 0
+    with torch.inference_mode():
+        for start in range(0, len(rows), 50):
+            batch = rows[start : start + 50]
+            x = torch.stack([transform(Image.open(folder / r[0]).convert("RGB")) for r in batch])
+            correct += int((demo_model(x).argmax(1) == torch.tensor([int(r[2]) for r in batch])).sum())
+    assert correct / len(rows) >= 0.83
+
+
+def test_cli_round_trip_on_the_real_model(demo_model, data, tmp_path):
+    model_path, out = tmp_path / "lite0.safetensors", tmp_path / "lite0-new.safetensors"
+    inject.save_model(demo_model, model_path)
+    (tmp_path / "new.txt").write_text("\n".join(NEW_NAMES) + "\n")
+    before = model_path.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "inject.cli", str(model_path), "--classes", str(tmp_path / "new.txt"), "-o", str(out), "--quiet"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert model_path.read_bytes() == before
+
+    with safe_open(str(out), "pt") as f:
+        metadata, weight, bias = f.metadata(), f.get_tensor("classifier.weight"), f.get_tensor("classifier.bias")
+    assert weight.shape == (1010, 1280) and bias.shape == (1010,)
+    assert torch.equal(weight[:1000], demo_model.classifier.weight) and torch.equal(bias[:1000], demo_model.classifier.bias)
+    assert json.loads(metadata["label_names"]) == list(imagenet_class_names()) + NEW_NAMES
+    assert metadata["num_classes"] == "1010" and json.loads(metadata["inject"])["injected"] == 10
+
+    reloaded = timm.create_model(metadata["architecture"], num_classes=1010, checkpoint_path=str(out)).eval()
+    photo = data / "imagenet1k_samples_224" / "n01443537_goldfish.jpg"
+    x = image_transform(demo_model)(Image.open(photo).convert("RGB"))[None]
+    with torch.inference_mode():
+        original, extended = demo_model(x), reloaded(x)
+    assert extended.shape == (1, 1010) and torch.equal(extended[:, :1000], original)
+
+
+def test_api_on_the_real_model_predicts_an_injected_class_for_its_own_name(demo_model):
+    extended = inject.inject(demo_model, NEW_NAMES)
+    assert inject.labels(extended)[1000:] == NEW_NAMES
+    assert extended.pretrained_cfg["inject"]["encoder"] == "all-MiniLM-L6-v2"
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        assert torch.equal(extended(x)[:, :1000], demo_model(x))
+
+
+def test_embedding_cache_serves_repeated_names_without_the_encoder():
+    names = ["okapi", "shoebill stork"]
+    first = encode_names(names)
+
+    def must_not_load():
+        raise AssertionError("the encoder was loaded although every text was cached")
+
+    again = encode_names(names, TextEncoder("all-MiniLM-L6-v2", must_not_load))
+    assert torch.equal(first, again) and first.shape == (2, 384)
+    assert torch.allclose(first.norm(dim=1), torch.ones(2))

@@ -1,0 +1,47 @@
+"""Finding the head among the tensors of bare state dicts."""
+import pytest
+import timm
+import torchvision
+
+from adapters import HeadError, find_head_in_state_dict
+
+
+def shapes_of(model):
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize(
+    "model,prefix",
+    [
+        (torchvision.models.mobilenet_v3_small(), "classifier.3"),  # classifier.0 is a hidden layer
+        (torchvision.models.vgg11(), "classifier.6"),
+        (torchvision.models.squeezenet1_0(), "classifier.1"),
+        (timm.create_model("convnext_atto"), "head.fc"),
+        (timm.create_model("vit_tiny_patch16_224"), "head"),
+    ],
+    ids=["mobilenet_v3_small", "vgg11", "squeezenet1_0", "convnext_atto", "vit_tiny"],
+)
+def test_key_heuristic_finds_the_final_layer(model, prefix):
+    head = find_head_in_state_dict(shapes_of(model))
+    assert head.prefix == prefix and head.weight_key == f"{prefix}.weight"
+
+
+def test_architecture_metadata_names_the_head():
+    shapes = shapes_of(timm.create_model("mobilenetv3_small_100"))
+    head = find_head_in_state_dict(shapes, {"architecture": "mobilenetv3_small_100"})
+    assert head.prefix == "classifier" and head.bias_key == "classifier.bias"
+
+
+def test_ambiguous_heads_ask_for_head_key():
+    shapes = {"fc.weight": (10, 8), "fc.bias": (10,), "head.weight": (5, 8), "head.bias": (5,)}
+    with pytest.raises(HeadError, match="--head-key"):
+        find_head_in_state_dict(shapes)
+    assert find_head_in_state_dict(shapes, head_key="head").prefix == "head"
+    assert find_head_in_state_dict(shapes, {"num_classes": "10"}).prefix == "fc"
+
+
+def test_no_head_and_bad_head_key_are_clear_errors():
+    with pytest.raises(HeadError, match="no classifier found"):
+        find_head_in_state_dict({"backbone.conv.weight": (8, 3, 3, 3)})
+    with pytest.raises(HeadError, match="no tensor 'nope.weight'"):
+        find_head_in_state_dict({"fc.weight": (10, 8)}, head_key="nope")
