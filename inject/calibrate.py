@@ -35,7 +35,7 @@ def heldout_row_cosine(
     count = seen_rows.shape[0]
     order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
     hidden, kept = order[: max(1, round(fraction * count))], order[max(1, round(fraction * count)) :]
-    predicted = mapper.fit(seen_descriptors[kept], seen_rows[kept]).predict(seen_descriptors[hidden])
+    predicted = mapper.fit(seen_descriptors[kept], seen_rows[kept], seen_descriptors[hidden]).predict(seen_descriptors[hidden])
     return float(F.cosine_similarity(predicted, seen_rows[hidden], dim=1).mean())
 
 

@@ -64,7 +64,7 @@ def predict_new_rows(
     if gamma is None:
         total = seen_weight.shape[0] + new_descriptors.shape[0]
         gamma = margin_gamma(total, heldout_row_cosine(mapper, seen_descriptors, rows))
-    predicted = mapper.fit(seen_descriptors, rows).predict(new_descriptors)
+    predicted = mapper.fit(seen_descriptors, rows, new_descriptors).predict(new_descriptors)
     width = seen_weight.shape[1]
     weight = match_row_norms(predicted[:, :width], seen_weight.float()).to(dtype)
     bias = None if seen_bias is None else (predicted[:, width] + gamma).to(dtype)

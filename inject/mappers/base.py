@@ -13,8 +13,14 @@ class Mapper(Protocol):
     Rows are ``[weight | bias]``: shape ``[C, D + 1]`` for a head with bias, ``[C, D]`` without.
     """
 
-    def fit(self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor) -> "Mapper":
-        """Learn from ``seen_descriptors`` ``[C, E]`` and their rows ``[C, R]``; returns ``self``."""
+    def fit(
+        self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor, new_descriptors: torch.Tensor | None = None
+    ) -> "Mapper":
+        """Learn from ``seen_descriptors`` ``[C, E]`` and their rows ``[C, R]``; returns ``self``.
+
+        ``new_descriptors`` ``[K, E]`` are known at injection time; transductive methods (ICIS's
+        descriptor autoencoder) may learn from them, the others ignore them.
+        """
         ...
 
     def predict(self, new_descriptors: torch.Tensor) -> torch.Tensor:

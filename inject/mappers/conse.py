@@ -22,7 +22,9 @@ class ConSEMapper:
     def __init__(self, top_k: int = 10) -> None:
         self.top_k = top_k
 
-    def fit(self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor) -> "ConSEMapper":
+    def fit(
+        self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor, new_descriptors: torch.Tensor | None = None
+    ) -> "ConSEMapper":
         self.seen_descriptors_ = F.normalize(seen_descriptors.float(), dim=-1)
         self.seen_rows_ = seen_rows
         return self

@@ -44,7 +44,9 @@ class CraftedMapper:
         self.folds = folds
         self.seed = seed
 
-    def fit(self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor) -> "CraftedMapper":
+    def fit(
+        self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor, new_descriptors: torch.Tensor | None = None
+    ) -> "CraftedMapper":
         x, y = seen_descriptors.double(), seen_rows.double()
         self.alpha_ = self._cross_validated_alpha(x, y) if len(self.alphas) > 1 else self.alphas[0]
         self.x_mean_, self.y_mean_ = x.mean(0), y.mean(0)
