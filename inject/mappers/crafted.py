@@ -20,13 +20,15 @@ DEFAULT_ALPHAS = tuple(10.0 ** e for e in torch.arange(-4.0, 2.01, 0.5).tolist()
 def _ridge_solutions(x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float]) -> torch.Tensor:
     """Ridge coefficients for every alpha at once: ``[A, E, R]`` from centred ``x`` ``[N, E]``, ``y`` ``[N, R]``.
 
-    ``alpha`` is relative to the mean squared singular value of ``x``, so the grid is scale-free.
+    One eigendecomposition of the ``[E, E]`` Gram matrix serves every alpha. ``alpha`` is relative
+    to the mean squared singular value of ``x``, so the grid is scale-free.
     """
-    u, s, vh = torch.linalg.svd(x, full_matrices=False)
-    uty = u.T @ y  # [k, R]
-    scale = (s**2).mean()
-    shrink = torch.stack([s / (s**2 + a * scale) for a in alphas])  # [A, k]
-    return torch.einsum("ek,ak,kr->aer", vh.T, shrink, uty)
+    eigenvalues, eigenvectors = torch.linalg.eigh(x.T @ x)
+    eigenvalues = eigenvalues.clamp_min(0)
+    projected = eigenvectors.T @ (x.T @ y)  # [E, R]
+    scale = eigenvalues.sum() / min(x.shape)
+    shrink = torch.stack([1.0 / (eigenvalues + a * scale) for a in alphas])  # [A, E]
+    return torch.einsum("ek,ak,kr->aer", eigenvectors, shrink, projected)
 
 
 @register_mapper("crafted")
