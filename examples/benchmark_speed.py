@@ -1,0 +1,113 @@
+"""Speed, measured side by side in one run on this machine (2 CPU cores in CI and development).
+
+* fit + predict seconds of every mapper on the real 1000-class EfficientNet-Lite0 head, injecting
+  200 classes from ConceptNet vectors (one fit; ``inject`` fits twice when it chooses gamma itself);
+* the CLI injecting 1000 ImageNet-21K class names (the first 1000 "2-hops" classes of GCNZ/DGP
+  that ImageNet-1K lacks) into the 1000-class head, as a cold process, with and without a warm
+  embedding cache;
+* inference time of the injected 2000-class model against the original (batch of 32 at 224 px).
+
+    python examples/benchmark_speed.py [--data DIR] [--mappers ...] [--json OUT.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inject import assets, inject, save_model
+from inject.mappers import create_mapper, list_mappers
+from inject.rows import head_rows
+from inject.semantics import as_descriptors
+
+
+def mapper_seconds(data: Path, mappers: list[str]) -> dict[str, float]:
+    """fit + predict seconds per mapper, 800 seen -> 200 new rows of the real head."""
+    model = assets.load_demo_model()
+    rows = head_rows(model.classifier.weight.detach(), model.classifier.bias.detach())
+    descriptors = as_descriptors(np.load(data / "class_text_embeddings" / "conceptnet" / "imgnet_cn_list.npy"))
+    seconds = {}
+    for name in mappers:
+        start = time.perf_counter()
+        create_mapper(name).fit(descriptors[:800], rows[:800], descriptors[800:]).predict(descriptors[800:])
+        seconds[name] = time.perf_counter() - start
+        print(f"  {name:11} fit+predict {seconds[name]:7.2f} s", flush=True)
+    return seconds
+
+
+def imagenet21k_names(data: Path, count: int = 1000) -> list[str]:
+    """First lemma of the first ``count`` '2-hops' ImageNet-21K classes, skipping names ImageNet-1K has."""
+    folder = data / "imagenet21k_zsl_splits"
+    lemmas = dict(line.split("\t", 1) for line in (folder / "words.txt").read_text().splitlines())
+    known = {n.casefold() for n in assets.imagenet_class_names()}
+    names: list[str] = []
+    for wnid in (folder / "2-hops.txt").read_text().split():
+        name = lemmas[wnid].split(",")[0].strip()
+        if name.casefold() not in known and name.casefold() not in {n.casefold() for n in names}:
+            names.append(name)
+    return names[:count]
+
+
+def cli_seconds(data: Path, workdir: Path) -> dict[str, float]:
+    """Wall seconds of cold ``inject-classes`` processes adding 1000 names: empty cache, then warm cache."""
+    model_path, classes = workdir / "lite0.safetensors", workdir / "new.txt"
+    save_model(assets.load_demo_model(), model_path)
+    classes.write_text("\n".join(imagenet21k_names(data)) + "\n")
+    env = {**os.environ, "INJECT_CACHE_DIR": str(workdir / "cache")}
+    seconds = {}
+    for label in ("empty cache", "warm cache"):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "inject.cli", str(model_path), "--classes", str(classes),
+                        "-o", str(workdir / "out.safetensors"), "--quiet"], check=True, env=env)
+        seconds[label] = time.perf_counter() - start
+        print(f"  CLI, 1000 new names, {label}: {seconds[label]:6.1f} s wall", flush=True)
+    return seconds
+
+
+@torch.inference_mode()
+def inference_seconds(model: torch.nn.Module, repeats: int = 5) -> float:
+    x = torch.randn(32, 3, 224, 224)
+    model(x)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def run(data: Path, mappers: list[str]) -> dict:
+    print("Speed (this machine):")
+    result = {"mapper_fit_s": mapper_seconds(data, mappers)}
+    with tempfile.TemporaryDirectory() as tmp:
+        result["cli_s"] = cli_seconds(data, Path(tmp))
+    original = assets.load_demo_model()
+    extended = inject(original, torch.randn(1000, 16), seen=torch.randn(1000, 16))
+    original_s, extended_s = inference_seconds(original), inference_seconds(extended)
+    result["inference_s"] = {"original": original_s, "injected": extended_s, "ratio": extended_s / original_s}
+    print(f"  inference, batch 32: original {original_s * 1000:.0f} ms, with 1000 injected classes "
+          f"{extended_s * 1000:.0f} ms (ratio {extended_s / original_s:.3f})")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=None, help="evaluation data folder (default: $INJECT_DATA or ../shared/data)")
+    parser.add_argument("--mappers", nargs="+", default=list_mappers())
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+    result = run(assets.data_dir(args.data), args.mappers)
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
