@@ -67,7 +67,10 @@ def _explicit_key(shapes: Shapes, metadata: Mapping[str, str], head_key: str | N
         return None
     prefix = head_key.removesuffix(".weight")
     if f"{prefix}.weight" not in shapes:
-        raise HeadError(f"--head-key '{head_key}': no tensor '{prefix}.weight' in the state dict")
+        raise HeadError(
+            f"--head-key '{head_key}': no tensor '{prefix}.weight' in the state dict; "
+            "give the key prefix of the classifier's weight, e.g. 'fc' for 'fc.weight'"
+        )
     return prefix
 
 
@@ -119,8 +122,17 @@ def find_head_in_state_dict(
             continue
         weight_key = f"{prefix}.weight"
         if not _is_head_weight(shapes[weight_key]):
-            raise HeadError(f"'{weight_key}' has shape {list(shapes[weight_key])}, not [C, D] or [C, D, 1, 1]")
+            raise HeadError(
+                f"'{weight_key}' has shape {list(shapes[weight_key])}, not [C, D] or [C, D, 1, 1]; "
+                "name the classifier layer with --head-key"
+            )
         bias_key = f"{prefix}.bias" if f"{prefix}.bias" in shapes else None
+        rows = shapes[weight_key][0]
+        if bias_key is not None and tuple(shapes[bias_key]) != (rows,):
+            raise HeadError(
+                f"'{bias_key}' has shape {list(shapes[bias_key])} but its weight has {rows} rows; "
+                "the file is damaged, or --head-key names the wrong layer"
+            )
         return StateDictHead(prefix, weight_key, bias_key)
     raise HeadError(
         "no classifier found in the state dict: no 'architecture' metadata and no "

@@ -14,7 +14,7 @@ from . import __version__
 from .checkpoint import write_safetensors
 from .errors import InjectError
 from .mappers import create_mapper
-from .names import check_names, default_seen_names
+from .names import default_seen_names, select_new_names
 from .rows import predict_new_rows
 from .semantics import as_descriptors, encode_names, resolve_encoder
 
@@ -47,16 +47,22 @@ def _attach(model: nn.Module, **info: Any) -> None:
             setattr(model, key, value)
 
 
-def _descriptors(new: Any, seen: Any, model: nn.Module, num_classes: int, encoder: Any, progress: bool):
+def _descriptors(
+    new: Any, seen: Any, model: nn.Module, num_classes: int, encoder: Any, progress: bool, allow_existing: bool
+):
     """(seen descriptors [C, E], new descriptors [K, E], seen names, new names, encoder name)."""
+    if isinstance(new, str):
+        raise InjectError(f"new must be a list of class names, not the string '{new}'; write [{new!r}]")
     if _is_names(new):
         if seen is not None and not _is_names(seen):
             raise InjectError("new classes are names, so seen must be names too (or None)")
         seen_names = list(seen) if seen is not None else _known_labels(model, num_classes)
-        check_names(list(new), seen_names)
+        if len(seen_names) != num_classes:
+            raise InjectError(f"seen has {len(seen_names)} names but the head has {num_classes} rows; give one per row")
+        new_names = select_new_names(list(new), seen_names, allow_existing)
         text_encoder = resolve_encoder(encoder)
-        encoded = encode_names(seen_names + list(new), text_encoder, progress=progress)
-        return encoded[:num_classes], encoded[num_classes:], seen_names, list(new), text_encoder.name
+        encoded = encode_names(seen_names + new_names, text_encoder, progress=progress)
+        return encoded[:num_classes], encoded[num_classes:], seen_names, new_names, text_encoder.name
     if seen is None or _is_names(seen):
         raise InjectError("new classes are descriptor vectors, so seen must be vectors of the same width, one per head row")
     new_vectors, seen_vectors = as_descriptors(new, "new descriptors"), as_descriptors(seen, "seen descriptors")
@@ -84,6 +90,7 @@ def inject(
     gamma: float | None = None,
     inplace: bool = False,
     progress: bool = False,
+    allow_existing: bool = False,
 ) -> nn.Module:
     """Return ``model`` with one more output per new class, predicted without images.
 
@@ -97,13 +104,16 @@ def inject(
             sentence-transformers name or local path, or a ``SentenceTransformer``.
         gamma: seen/unseen bias offset for the new classes; ``None`` chooses it image-free.
         inplace: modify ``model`` instead of a copy.
+        progress: show progress bars while the sentence encoder loads and encodes.
+        allow_existing: skip new names that are already seen classes (with a ``UserWarning``)
+            instead of raising ``InjectError``; it is still raised if no name is left.
 
     The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives
     the ``C + K`` names.
     """
     head = find_head(model)
     seen_desc, new_desc, seen_names, new_names, encoder_name = _descriptors(
-        new, seen, model, head.num_classes, encoder, progress
+        new, seen, model, head.num_classes, encoder, progress, allow_existing
     )
     rows = predict_new_rows(head.weight, head.bias, seen_desc, new_desc, create_mapper(mapper), gamma)
     result = extend_head(model, head, rows.weight, rows.bias, inplace=inplace)

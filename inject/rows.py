@@ -1,6 +1,7 @@
 """The pure core: seen head + descriptors -> calibrated rows for the new classes."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -30,6 +31,18 @@ def head_rows(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     return weight if bias is None else torch.cat([weight, bias[:, None]], dim=1)
 
 
+def check_finite_head(weight: torch.Tensor, bias: torch.Tensor | None, what: str = "the head") -> None:
+    """Refuse a head (``weight`` ``[C, D]``, ``bias`` ``[C]``) with NaN or infinite values; ``what`` names it."""
+    if not torch.isfinite(weight).all() or (bias is not None and not torch.isfinite(bias).all()):
+        raise InjectError(f"{what} contains NaN or infinite weights; the model is damaged, use an intact copy")
+
+
+def check_gamma(gamma: float | None) -> None:
+    """Refuse a NaN or infinite seen/unseen offset (``None`` is fine: it is chosen image-free)."""
+    if gamma is not None and not math.isfinite(gamma):
+        raise InjectError(f"gamma (--gamma) must be a finite number, not {gamma}; leave it out to choose it image-free")
+
+
 def predict_new_rows(
     seen_weight: torch.Tensor,
     seen_bias: torch.Tensor | None,
@@ -56,8 +69,8 @@ def predict_new_rows(
             f"new descriptors have width {new_descriptors.shape[1]} but seen ones {seen_descriptors.shape[1]}; "
             "both must come from the same encoder or attribute space"
         )
-    if not torch.isfinite(seen_weight).all() or (seen_bias is not None and not torch.isfinite(seen_bias).all()):
-        raise InjectError("the head's weights contain NaN or infinite values; the model file is damaged")
+    check_gamma(gamma)
+    check_finite_head(seen_weight, seen_bias)
     dtype = seen_weight.dtype
     rows = head_rows(seen_weight.float(), None if seen_bias is None else seen_bias.float())
     seen_descriptors, new_descriptors = seen_descriptors.float(), new_descriptors.float()
@@ -68,4 +81,6 @@ def predict_new_rows(
     width = seen_weight.shape[1]
     weight = match_row_norms(predicted[:, :width], seen_weight.float()).to(dtype)
     bias = None if seen_bias is None else (predicted[:, width] + gamma).to(dtype)
+    if not torch.isfinite(weight).all() or (bias is not None and not torch.isfinite(bias).all()):
+        raise InjectError(f"{type(mapper).__name__} predicted NaN or infinite rows; try another mapper (--mapper)")
     return NewRows(weight, bias, float(gamma))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -54,11 +55,14 @@ class TextEncoder:
         return self._model
 
     def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
-        """Unit-norm embeddings ``[N, E]`` of ``texts``."""
-        vectors = self.model.encode(
-            list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-            show_progress_bar=progress,
-        )
+        """Unit-norm embeddings ``[N, E]`` of ``texts``; no progress bars (loading included) unless ``progress``."""
+        from .assets import hf_progress_bars
+
+        with hf_progress_bars(progress):
+            vectors = self.model.encode(
+                list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                show_progress_bar=progress,
+            )
         return torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
 
 
@@ -112,11 +116,15 @@ class EmbeddingCache:
 
         self._vectors = torch.cat([self._vectors, vectors]) if self._texts else vectors
         self._texts = self._texts + list(texts)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_safetensors(
-            self.path, {"embeddings": self._vectors.contiguous()},
-            {"encoder": self.encoder_name, "texts": json.dumps(self._texts)},
-        )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            write_safetensors(
+                self.path, {"embeddings": self._vectors.contiguous()},
+                {"encoder": self.encoder_name, "texts": json.dumps(self._texts)},
+            )
+        except OSError as error:  # a read-only or full cache folder only costs speed
+            reason = error.strerror or error
+            warnings.warn(f"embedding cache '{self.path}' not written ({reason}); set INJECT_CACHE_DIR", stacklevel=2)
 
 
 def encode_texts(texts: Sequence[str], encoder: TextEncoder, progress: bool = False, cache: bool = True) -> torch.Tensor:
@@ -148,7 +156,12 @@ def encode_names(
 
 def as_descriptors(values: Any, what: str = "descriptors") -> torch.Tensor:
     """Unit-norm float32 descriptors ``[N, E]`` from an array-like of precomputed class vectors."""
-    tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().float()  # numpy has no bfloat16
+    try:
+        tensor = torch.as_tensor(np.asarray(values, dtype=np.float32))
+    except (TypeError, ValueError) as error:
+        raise InjectError(f"{what} must be a numeric 2-D array [classes, features] ({error})") from error
     if tensor.ndim != 2 or tensor.shape[0] == 0 or tensor.shape[1] == 0:
         raise InjectError(f"{what} must be a non-empty 2-D array [classes, features], got shape {list(tensor.shape)}")
     if not torch.isfinite(tensor).all():

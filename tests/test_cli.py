@@ -1,11 +1,14 @@
 """CLI: bad input is one line on stderr, a non-zero exit, and untouched files."""
 import hashlib
+import json
 
 import pytest
 import timm
+import torch
 from click.testing import CliRunner
 
 from inject import save_model
+from inject.checkpoint import read_metadata
 from inject.cli import main
 
 
@@ -72,10 +75,62 @@ def test_seen_names_are_required_without_metadata_and_must_fit(tmp_path):
     assert code != 0 and "--seen-names" in output
     wrong = write(tmp_path / "seen.txt", "a\nb\n")
     code, output = run_cli(bare, "--classes", names, "--seen-names", wrong)
-    assert code != 0 and "has 2 names but the head has 10 rows" in output
+    assert code != 0 and "has 2 label names but the head has 10 rows" in output
 
 
 def test_output_equal_to_input_needs_force(tmp_path, small_model):
     names = write(tmp_path / "new.txt", "okapi\n")
     code, output = run_cli(small_model, "--classes", names, "-o", small_model)
     assert code != 0 and "--force" in output
+
+
+def test_allow_existing_skips_seen_names_with_a_note(tmp_path, small_model, real_encoder):
+    names = write(tmp_path / "new.txt", "okapi\nClass 3\n")
+    out = tmp_path / "out.safetensors"
+    result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(out), "--allow-existing", "-q"])
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "inject-classes: note: skipped names already among the model's classes: Class 3\n"
+    labels = json.loads(read_metadata(out)["label_names"])
+    assert labels == [f"class {i}" for i in range(10)] + ["okapi"]
+
+
+def test_quiet_prints_nothing_and_a_pth_input_gives_a_safetensors_output(tmp_path, real_encoder):
+    model = timm.create_model("resnet18", pretrained=False, num_classes=10)
+    torch.save(model.state_dict(), tmp_path / "model.pth")
+    names, seen = write(tmp_path / "new.txt", "okapi\n"), write(tmp_path / "seen.txt", "\n".join("0123456789"))
+    args = [str(tmp_path / "model.pth"), "--classes", str(names), "--seen-names", str(seen)]
+    result = CliRunner().invoke(main, [*args, "--quiet"])
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == ""
+    out = tmp_path / "model-injected.safetensors"
+    assert read_metadata(out)["num_classes"] == "11"  # parses as safetensors
+    result = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "loud.safetensors")])
+    assert result.exit_code == 0 and result.stdout.startswith("injected 1 classes into a 10-class head")
+
+
+def test_a_failed_write_is_one_line_and_leaves_nothing(tmp_path, small_model, real_encoder, monkeypatch):
+    def disk_full(path, tensors, metadata):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("inject.cli.write_safetensors", disk_full)
+    names = write(tmp_path / "new.txt", "okapi\n")
+    result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(tmp_path / "o.safetensors")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "cannot write output" in result.stderr and "No space left on device" in result.stderr
+    assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_usage_errors_are_one_line_and_help_still_works(small_model):
+    result = CliRunner().invoke(main, [str(small_model), "--classes", "x.txt", "--mapper", "nope"])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith("inject-classes: error: Invalid value for '--mapper'")
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0 and "--allow-existing" in result.stdout
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and "0.1.0" in result.stdout
+
+
+def test_class_files_may_have_a_bom_comments_and_blank_lines(tmp_path):
+    from inject.names import read_class_file
+
+    path = write(tmp_path / "new.txt", "\ufeffokapi\r\n# a comment\n\n  pangolin  \n")
+    assert read_class_file(path) == ["okapi", "pangolin"]

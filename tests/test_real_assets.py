@@ -48,6 +48,7 @@ def test_cli_round_trip_on_the_real_model(demo_model, data, tmp_path):
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and result.stderr == ""  # --quiet: not even the encoder's loading bar
     assert model_path.read_bytes() == before
 
     with safe_open(str(out), "pt") as f:
