@@ -11,6 +11,7 @@ from torch import nn
 from adapters import extend_head, find_head
 
 from . import __version__
+from .calibration.stacking import labelled_images, model_logits, stacking_gamma
 from .checkpoint import write_safetensors
 from .errors import InjectError
 from .mappers import create_mapper
@@ -88,6 +89,9 @@ def inject(
     mapper: str = "crafted",
     encoder: Any = None,
     gamma: float | None = None,
+    calibration: str = "virtual",
+    prior_ratio: float | None = None,
+    calibrate_images: str | os.PathLike | None = None,
     inplace: bool = False,
     progress: bool = False,
     allow_existing: bool = False,
@@ -102,7 +106,12 @@ def inject(
         mapper: a registered mapper (``inject.mappers.list_mappers()``).
         encoder: sentence encoder for names: ``None`` (packaged all-MiniLM-L6-v2), a
             sentence-transformers name or local path, or a ``SentenceTransformer``.
-        gamma: seen/unseen bias offset for the new classes; ``None`` chooses it image-free.
+        gamma: seen/unseen bias offset for the new classes; ``None`` chooses it with ``calibration``.
+        calibration: image-free method for the offset (``inject.calibration.list_calibrations()``):
+            ``virtual`` (default), ``margin``, ``prior`` (ZLA, ``log(prior_ratio)``) or ``none``.
+        prior_ratio: prior of one new class over one seen class for ``prior`` (default ``C / K``).
+        calibrate_images: a folder with one subfolder of photos per class (seen or new, named after
+            the class): the offset is chosen by calibrated stacking on them instead.
         inplace: modify ``model`` instead of a copy.
         progress: show progress bars while the sentence encoder loads and encodes.
         allow_existing: skip new names that are already seen classes (with a ``UserWarning``)
@@ -115,9 +124,23 @@ def inject(
     seen_desc, new_desc, seen_names, new_names, encoder_name = _descriptors(
         new, seen, model, head.num_classes, encoder, progress, allow_existing
     )
-    rows = predict_new_rows(head.weight, head.bias, seen_desc, new_desc, create_mapper(mapper), gamma)
+    if calibrate_images is not None:
+        if gamma is not None:
+            raise InjectError("give either gamma or calibrate_images, not both: the photos choose gamma")
+        paths, photo_labels = labelled_images(calibrate_images, seen_names + new_names)  # checked before any fit
+        gamma = 0.0
+    rows = predict_new_rows(head.weight, head.bias, seen_desc, new_desc, create_mapper(mapper), gamma, calibration, prior_ratio)
     result = extend_head(model, head, rows.weight, rows.bias, inplace=inplace)
-    record = {"mapper": mapper, "encoder": encoder_name, "gamma": rows.gamma, "injected": len(new_names), "version": __version__}
+    chosen = rows.calibration
+    if calibrate_images is not None:
+        if head.bias is None:
+            raise InjectError(f"head '{head.path}' has no bias, so calibrate_images has no offset to set; leave it out")
+        new = torch.arange(head.num_classes, head.num_classes + len(new_names))
+        chosen = stacking_gamma(model_logits(result, paths, progress=progress), photo_labels, new)
+        with torch.no_grad():
+            find_head(result).layer.bias[head.num_classes :] += chosen.gamma
+    record = {"mapper": mapper, "encoder": encoder_name, "gamma": chosen.gamma, "calibration": chosen.record(),
+              "injected": len(new_names), "version": __version__}
     _attach(result, label_names=seen_names + new_names, inject=record)
     return result
 

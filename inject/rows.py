@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .calibrate import heldout_row_cosine, margin_gamma, match_row_norms
+from .calibration import Calibration, Problem, calibrate, match_row_norms
+from .calibration.rules import prior_gamma
 from .errors import InjectError
 from .mappers import Mapper
 
@@ -18,12 +19,17 @@ class NewRows:
     Attributes:
         weight: ``[K, D]`` weight rows.
         bias: ``[K]`` biases, ``None`` for heads without bias.
-        gamma: the seen/unseen offset folded into ``bias``.
+        calibration: how the seen/unseen offset folded into ``bias`` was chosen.
     """
 
     weight: torch.Tensor
     bias: torch.Tensor | None
-    gamma: float
+    calibration: Calibration
+
+    @property
+    def gamma(self) -> float:
+        """The seen/unseen offset added to every new bias."""
+        return self.calibration.gamma
 
 
 def head_rows(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -50,14 +56,18 @@ def predict_new_rows(
     new_descriptors: torch.Tensor,
     mapper: Mapper,
     gamma: float | None = None,
+    calibration: str = "virtual",
+    prior_ratio: float | None = None,
 ) -> NewRows:
     """Fit ``mapper`` on the seen classes and predict calibrated rows for the new ones.
 
     Args:
         seen_weight: ``[C, D]``; seen_bias: ``[C]`` or ``None``.
         seen_descriptors: ``[C, E]``; new_descriptors: ``[K, E]``.
-        gamma: seen/unseen bias offset; ``None`` chooses it image-free with ``margin_gamma``, from
-            the mapper's cosine on held-out seen classes (one extra fit).
+        gamma: seen/unseen bias offset; ``None`` chooses it with ``calibration``.
+        calibration: a registered image-free method (``inject.calibration.list_calibrations()``);
+            ``virtual`` and ``margin`` refit the mapper once on held-out seen classes.
+        prior_ratio: for ``calibration="prior"``: prior of one new class over one seen class.
     """
     if seen_descriptors.shape[0] != seen_weight.shape[0]:
         raise InjectError(
@@ -70,17 +80,22 @@ def predict_new_rows(
             "both must come from the same encoder or attribute space"
         )
     check_gamma(gamma)
+    if prior_ratio is not None:
+        prior_gamma(prior_ratio)  # refuses a bad ratio before any fit
     check_finite_head(seen_weight, seen_bias)
     dtype = seen_weight.dtype
     rows = head_rows(seen_weight.float(), None if seen_bias is None else seen_bias.float())
     seen_descriptors, new_descriptors = seen_descriptors.float(), new_descriptors.float()
-    if gamma is None:
-        total = seen_weight.shape[0] + new_descriptors.shape[0]
-        gamma = margin_gamma(total, heldout_row_cosine(mapper, seen_descriptors, rows))
     predicted = mapper.fit(seen_descriptors, rows, new_descriptors).predict(new_descriptors)
     width = seen_weight.shape[1]
-    weight = match_row_norms(predicted[:, :width], seen_weight.float()).to(dtype)
-    bias = None if seen_bias is None else (predicted[:, width] + gamma).to(dtype)
-    if not torch.isfinite(weight).all() or (bias is not None and not torch.isfinite(bias).all()):
+    weight = match_row_norms(predicted[:, :width], seen_weight.float())
+    if not torch.isfinite(predicted).all():
         raise InjectError(f"{type(mapper).__name__} predicted NaN or infinite rows; try another mapper (--mapper)")
-    return NewRows(weight, bias, float(gamma))
+    if seen_bias is None:
+        return NewRows(weight.to(dtype), None, Calibration("none", 0.0, {"reason": "the head has no bias to hold an offset"}))
+    if gamma is not None:
+        chosen = Calibration("fixed", float(gamma))
+    else:
+        problem = Problem(mapper, rows, seen_descriptors, weight, predicted[:, width], prior_ratio)
+        chosen = calibrate(calibration, problem)
+    return NewRows(weight.to(dtype), (predicted[:, width] + chosen.gamma).to(dtype), chosen)

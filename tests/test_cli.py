@@ -1,5 +1,6 @@
 """CLI: bad input is one line on stderr, a non-zero exit, and untouched files."""
 import hashlib
+import math
 import json
 
 import pytest
@@ -134,3 +135,47 @@ def test_class_files_may_have_a_bom_comments_and_blank_lines(tmp_path):
 
     path = write(tmp_path / "new.txt", "\ufeffokapi\r\n# a comment\n\n  pangolin  \n")
     assert read_class_file(path) == ["okapi", "pangolin"]
+
+
+def test_calibration_options_are_recorded(tmp_path, small_model, real_encoder):
+    names = write(tmp_path / "new.txt", "okapi\npangolin\n")
+    for options, method, gamma in [(["--calibration", "none"], "none", 0.0),
+                                   (["--calibration", "prior", "--prior-ratio", "4"], "prior", math.log(4)),
+                                   (["--gamma", "2.5"], "fixed", 2.5)]:
+        out = tmp_path / f"{method}.safetensors"
+        result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(out), "-q", *options])
+        assert result.exit_code == 0, result.stderr
+        record = json.loads(read_metadata(out)["inject"])
+        assert record["calibration"]["method"] == method and record["gamma"] == pytest.approx(gamma)
+
+
+@pytest.mark.parametrize(
+    "options,message",
+    [(["--prior-ratio", "-1"], "prior ratio (--prior-ratio) must be a positive finite number"),
+     (["--gamma", "1", "--calibrate-images", "."], "give either --gamma or --calibrate-images"),
+     (["--calibrate-images", "no-such-folder"], "calibration image folder 'no-such-folder' does not exist")],
+    ids=["bad-prior", "gamma-and-images", "missing-folder"],
+)
+def test_bad_calibration_options(tmp_path, small_model, options, message):
+    names = write(tmp_path / "new.txt", "okapi\n")
+    result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(tmp_path / "o.safetensors"), *options])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+    assert not (tmp_path / "o.safetensors").exists()
+
+
+def test_calibrate_images_runs_the_model_and_sets_the_offset(tmp_path, small_model, real_encoder):
+    from PIL import Image
+
+    g = torch.Generator().manual_seed(0)
+    for folder in ("class_0", "class 1", "okapi"):
+        (tmp_path / "photos" / folder).mkdir(parents=True)
+        for i in range(2):
+            pixels = (torch.rand(48, 48, 3, generator=g) * 255).to(torch.uint8).numpy()
+            Image.fromarray(pixels).save(tmp_path / "photos" / folder / f"{i}.png")
+    names, out = write(tmp_path / "new.txt", "okapi\n"), tmp_path / "out.safetensors"
+    before = digest(small_model)
+    result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(out), "-q",
+                                       "--calibrate-images", str(tmp_path / "photos")])
+    assert result.exit_code == 0, result.stderr
+    record = json.loads(read_metadata(out)["inject"])["calibration"]
+    assert record["method"] == "images" and record["details"]["photos"] == 6 and digest(small_model) == before

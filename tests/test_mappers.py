@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from inject import InjectError
-from inject.calibrate import heldout_row_cosine, margin_gamma, match_row_norms
+from inject.calibration.rules import heldout_row_cosine, margin_gamma, match_row_norms
 from inject.mappers import Mapper, create_mapper, list_mappers
 
 

@@ -85,3 +85,22 @@ def test_embedding_cache_serves_repeated_names_without_the_encoder():
     again = encode_names(names, TextEncoder("all-MiniLM-L6-v2", must_not_load))
     assert torch.equal(first, again) and first.shape == (2, 384)
     assert torch.allclose(first.norm(dim=1), torch.ones(2))
+
+
+def test_calibrate_images_on_real_photos_keeps_seen_logits_and_records_the_offset(demo_model, data, tmp_path):
+    folders = {"Laysan albatross": "002.Laysan_Albatross", "Rusty blackbird": "011.Rusty_Blackbird", "Cardinal": "017.Cardinal"}
+    for name, folder in folders.items():
+        (tmp_path / "photos" / name).mkdir(parents=True)
+        for photo in sorted((data / "cub_001_050_224" / folder).iterdir())[:4]:
+            (tmp_path / "photos" / name / photo.name).symlink_to(photo)
+    for photo in ["n01443537_goldfish.jpg", "n01530575_brambling.jpg", "n01531178_goldfinch.jpg"]:
+        label = photo.split("_", 1)[1][:-4]
+        (tmp_path / "photos" / label).mkdir()
+        (tmp_path / "photos" / label / photo).symlink_to(data / "imagenet1k_samples_224" / photo)
+    extended = inject.inject(demo_model, list(folders), mapper="conse", calibrate_images=tmp_path / "photos")
+    record = extended.pretrained_cfg["inject"]["calibration"]
+    assert record["method"] == "images" and record["details"]["photos"] == 15
+    assert torch.equal(extended.classifier.weight[:1000], demo_model.classifier.weight)
+    assert torch.equal(extended.classifier.bias[:1000], demo_model.classifier.bias)
+    virtual = inject.inject(demo_model, list(folders), mapper="conse").pretrained_cfg["inject"]["calibration"]
+    assert virtual["method"] == "virtual" and 0 < virtual["gamma"] < 15

@@ -20,7 +20,7 @@ Two configurations of the one class:
 
 Deliberate differences from the public code: descriptors are used as given (this library already
 makes them unit-norm, as their loader does for word embeddings); the paper's norm heuristic is left
-to the library's calibration (``match_row_norms``, ``margin_gamma``); the new classes' placeholder
+to the library's calibration (``match_row_norms``, ``inject.calibration``); the new classes' placeholder
 rows are skipped rather than encoded and masked out (same losses and gradients); the last batch of
 an epoch keeps its remainder, as their ``DataLoader`` does. Randomness (initialisation, shuffling)
 comes from a generator seeded in ``fit``, so the same inputs and seed give bit-identical rows on CPU.

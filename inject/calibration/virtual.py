@@ -1,0 +1,160 @@
+"""Choose the seen/unseen offset on virtual features: the image-free calibration (after DFZSL, AAAI 2024).
+
+Model: the pre-logit feature of a photo of class ``c`` is ``s * u``, with ``u`` drawn from a von
+Mises-Fisher distribution around the direction of the class's weight row and ``s`` one scale for the
+whole head.
+
+* Concentration: ``u``'s expected cosine to its row equals the cosine between the row and its nearest
+  neighbouring row (DFZSL ties the spread to the smallest angle to another class; on the real
+  EfficientNet-Lite0 both average 0.29: features of a class reach as far from their row as the
+  nearest other class's row is).
+* Scale: ``s`` is set so that the seen head gives the virtual seen features a mean true-class
+  probability of ``confidence`` (default 0.8: ImageNet classifiers are roughly calibrated and
+  mostly right).
+
+The offset ``gamma`` then maximises the harmonic mean of two virtual accuracies:
+
+* seen: virtual features of every seen class against the seen rows plus the actual new rows (the
+  cost of ``gamma``: how often a new class steals a seen photo);
+* new: a rehearsal in which a fifth of the seen classes is hidden, predicted by the same mapper
+  from descriptors, and their virtual features (drawn around their true rows, as real photos would
+  be) must be recovered among the kept rows plus the predicted ones (the gain of ``gamma``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+
+from ..mappers import Mapper
+from .rules import heldout_rows, match_row_norms
+from .vmf import concentration_for_cosine, sample_vmf
+
+CHUNK = 4096  # virtual features scored at a time, so 20k-class heads fit in memory
+
+
+@dataclass(frozen=True)
+class VirtualCalibration:
+    """The result: ``gamma`` to add to the new biases, and what it was chosen with."""
+
+    gamma: float
+    scale: float
+    mean_cosine: float
+    seen_accuracy: float
+    new_accuracy: float
+
+
+def _chunks(count: int) -> Iterator[slice]:
+    return (slice(i, min(i + CHUNK, count)) for i in range(0, count, CHUNK))
+
+
+def nearest_row_cosine(weight: torch.Tensor) -> torch.Tensor:
+    """For each row of ``weight`` ``[C, D]``, the cosine to its nearest other row: ``[C]``."""
+    unit = F.normalize(weight, dim=1)
+    nearest = torch.empty(weight.shape[0])
+    for part in _chunks(weight.shape[0]):
+        sims = unit[part] @ unit.T
+        sims[torch.arange(sims.shape[0]), torch.arange(part.start, part.stop)] = -2.0
+        nearest[part] = sims.max(1).values
+    return nearest
+
+
+def scale_for_confidence(
+    features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, confidence: float
+) -> float:
+    """Scale ``s`` at which ``softmax(s * features @ weight.T + bias)`` gives ``labels`` mean probability ``confidence``.
+
+    ``features`` ``[N, D]`` unit vectors, ``labels`` ``[N]``; bisection on ``log s``. The mean
+    probability cannot pass the top-1 accuracy the rows reach on the features as ``s`` grows, so the
+    target is at most 90% of that accuracy (heads with crowded rows, e.g. random ones).
+    """
+    cosines = [features[part] @ weight.T for part in _chunks(len(labels))]
+    reachable = float(torch.cat([c.argmax(1) for c in cosines]).eq(labels).float().mean())
+    confidence = min(confidence, 0.9 * reachable)
+    low, high = math.log(1e-2), math.log(1e4)
+    for _ in range(40):
+        scale = math.exp((low + high) / 2)
+        probability = torch.cat([(scale * c + bias).log_softmax(1) for c in cosines])
+        mean = float(probability[torch.arange(len(labels)), labels].exp().mean())
+        low, high = (math.log(scale), high) if mean < confidence else (low, math.log(scale))
+    return math.exp((low + high) / 2)
+
+
+def _gaps(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, is_new: torch.Tensor):
+    """Per feature: (best seen logit - best new logit, seen side right, new side right)."""
+    gaps, seen_right, new_right = [], [], []
+    for part in _chunks(len(labels)):
+        logits = features[part] @ weight.T + bias
+        seen, new = logits.masked_fill(is_new, -math.inf), logits.masked_fill(~is_new, -math.inf)
+        gaps.append(seen.max(1).values - new.max(1).values)
+        seen_right.append(seen.argmax(1) == labels[part])
+        new_right.append(new.argmax(1) == labels[part])
+    return torch.cat(gaps), torch.cat(seen_right), torch.cat(new_right)
+
+
+def best_offset(
+    seen_gap: torch.Tensor, seen_right: torch.Tensor, new_gap: torch.Tensor, new_right: torch.Tensor
+) -> tuple[float, float, float]:
+    """(gamma, seen accuracy, new accuracy) maximising their harmonic mean.
+
+    A seen feature stays right while ``gamma < seen_gap``; a new one becomes right once
+    ``gamma > new_gap``. Every breakpoint is a candidate (just above it).
+    """
+    candidates = torch.cat([seen_gap[seen_right], new_gap[new_right], torch.zeros(1)]).unique()
+    candidates = torch.cat([candidates[:1] - 1, candidates + 1e-4])
+    seen_sorted = seen_gap[seen_right].sort().values
+    new_sorted = new_gap[new_right].sort().values
+    seen_acc = (len(seen_sorted) - torch.searchsorted(seen_sorted, candidates, right=True)) / len(seen_gap)
+    new_acc = torch.searchsorted(new_sorted, candidates) / len(new_gap)
+    harmonic = 2 * seen_acc * new_acc / (seen_acc + new_acc).clamp_min(1e-12)
+    best = int(harmonic.argmax())
+    return float(candidates[best]), float(seen_acc[best]), float(new_acc[best])
+
+
+def virtual_gamma(
+    mapper: Mapper,
+    seen_rows: torch.Tensor,
+    seen_descriptors: torch.Tensor,
+    new_weight: torch.Tensor,
+    new_bias: torch.Tensor,
+    *,
+    confidence: float = 0.8,
+    per_class: int = 4,
+    max_classes: int = 2000,
+    seed: int = 0,
+) -> VirtualCalibration:
+    """The image-free offset for new rows ``new_weight`` ``[K, D]`` / ``new_bias`` ``[K]`` (norms already matched).
+
+    Args:
+        mapper: the mapper that predicted the new rows (refitted here for the rehearsal).
+        seen_rows: ``[C, D + 1]`` seen ``[W | b]``; seen_descriptors: ``[C, E]``.
+        per_class: virtual features per class; max_classes: seen classes sampled at most (heads
+            with more classes are subsampled, seeded, to bound time and memory).
+    """
+    width = new_weight.shape[1]
+    weight, bias = seen_rows[:, :width], seen_rows[:, width]
+    count = weight.shape[0]
+    classes = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:max_classes].sort().values
+    mean_cosine = nearest_row_cosine(weight)[classes].clamp(0.05, 0.95)
+    unit = sample_vmf(weight[classes], concentration_for_cosine(mean_cosine, width), per_class, seed)
+    labels = classes.repeat_interleave(per_class)
+    scale = scale_for_confidence(unit, labels, weight, bias, confidence)
+
+    everything = torch.cat([weight, new_weight]), torch.cat([bias, new_bias])
+    is_new = torch.arange(count + new_weight.shape[0]) >= count
+    seen_gap, seen_right, _ = _gaps(scale * unit, labels, *everything, is_new)
+
+    hidden, kept, predicted = heldout_rows(mapper, seen_descriptors, seen_rows)
+    rehearsal_weight, rehearsal_bias = weight.clone(), bias.clone()
+    rehearsal_weight[hidden] = match_row_norms(predicted[:, :width], weight[kept])
+    rehearsal_bias[hidden] = predicted[:, width]
+    is_hidden = torch.zeros(count, dtype=torch.bool)
+    is_hidden[hidden] = True
+    rows_of_hidden = is_hidden[labels]
+    new_gap, _, new_right = _gaps(scale * unit[rows_of_hidden], labels[rows_of_hidden], rehearsal_weight, rehearsal_bias, is_hidden)
+
+    gamma, seen_acc, new_acc = best_offset(seen_gap, seen_right, new_gap, new_right)
+    return VirtualCalibration(gamma, scale, float(mean_cosine.mean()), seen_acc, new_acc)
