@@ -90,3 +90,38 @@ def test_timm_model_reloads_from_saved_file(tmp_path):
     x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         assert torch.equal(reloaded(x), extended(x))
+
+
+def _pre_and_logits(model, x):
+    with torch.no_grad():
+        return model.forward_head(model.forward_features(x), pre_logits=True), model(x)
+
+
+@pytest.mark.parametrize("name", ["deit_tiny_distilled_patch16_224", "levit_128s"])
+def test_distilled_heads_get_the_same_new_rows(name):
+    torch.manual_seed(0)
+    model = _timm(name)
+    if name.startswith("levit"):  # a non-trivial BatchNorm in front of each NormLinear
+        for norm in (model.head.bn, model.head_dist.bn):
+            norm.running_mean.uniform_(-1, 1), norm.running_var.uniform_(0.5, 2), norm.weight.data.uniform_(0.5, 2)
+    head = find_head(model)
+    assert head.paths[1] == head.paths[0].replace("head", "head_dist", 1)
+    x = torch.randn(2, 3, 224, 224)
+    pre, before = _pre_and_logits(model, x)
+    if name.startswith("levit"):  # both heads read the same pre-logits: the folded mean rows are exact
+        assert torch.allclose(pre @ head.weight.T + head.bias, before, rtol=1e-4, atol=1e-4)
+    new_w, new_b = torch.randn(3, head.weight.shape[1]), torch.randn(3)
+    extended = extend_head(model, head, new_w, new_b)
+    _, after = _pre_and_logits(extended, x)
+    assert torch.equal(after[:, :1000], before)
+    assert torch.allclose(after[:, 1000:], pre @ new_w.T + new_b, rtol=1e-4, atol=1e-3)  # new rows: exact for both
+    assert extended.head_dist is not None and find_head(extended).num_classes == 1003
+
+
+def test_auxiliary_heads_are_extended_with_neutral_rows():
+    model = _torchvision("googlenet")
+    head = find_head(model)
+    assert head.path == "fc" and [a.path for a in head.aux] == ["aux1.fc2", "aux2.fc2"]
+    extended = extend_head(model, head, torch.randn(2, 1024), torch.zeros(2))
+    assert extended.aux1.fc2.out_features == 1002 and torch.equal(extended.aux1.fc2.weight[:1000], model.aux1.fc2.weight)
+    assert torch.equal(extended.aux2.fc2.weight[1000], model.aux2.fc2.weight.mean(0))

@@ -45,3 +45,26 @@ def test_no_head_and_bad_head_key_are_clear_errors():
         find_head_in_state_dict({"backbone.conv.weight": (8, 3, 3, 3)})
     with pytest.raises(HeadError, match="no tensor 'nope.weight'"):
         find_head_in_state_dict({"fc.weight": (10, 8)}, head_key="nope")
+
+
+def test_distilled_and_norm_heads_are_found_whole():
+    import torch
+
+    from adapters import extend_state_dict, find_head
+
+    deit = find_head_in_state_dict(shapes_of(timm.create_model("deit_tiny_distilled_patch16_224")))
+    assert deit.prefixes == ("head", "head_dist")
+    model = timm.create_model("levit_128s").eval()
+    state = model.state_dict()
+    levit = find_head_in_state_dict(shapes_of(model))
+    assert levit.prefixes == ("head.linear", "head_dist.linear") and levit.norm_prefix == "head.bn"
+    weight, bias = levit.rows(state)
+    assert torch.allclose(weight, find_head(model).weight) and torch.allclose(bias, find_head(model).bias)
+    extended = extend_state_dict(state, levit, torch.randn(2, weight.shape[1]), torch.zeros(2))
+    assert extended["head_dist.linear.weight"].shape[0] == 1002
+    assert torch.equal(extended["head.linear.weight"][:1000], state["head.linear.weight"])
+
+
+def test_inception_aux_head_is_not_a_candidate():
+    head = find_head_in_state_dict(shapes_of(torchvision.models.inception_v3(init_weights=False)))
+    assert head.prefix == "fc" and [a.prefix for a in head.aux] == ["AuxLogits.fc"]
