@@ -33,8 +33,9 @@ class NewRows:
 
 
 def head_rows(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
-    """``[W | b]``: ``[C, D + 1]`` (or ``[C, D]`` without bias), the targets mappers learn."""
-    return weight if bias is None else torch.cat([weight, bias[:, None]], dim=1)
+    """``[W | b]``: ``[C, D + 1]``, the targets mappers learn (``b = 0`` for heads without bias)."""
+    bias = torch.zeros(weight.shape[0], dtype=weight.dtype) if bias is None else bias
+    return torch.cat([weight, bias[:, None]], dim=1)
 
 
 def check_finite_head(weight: torch.Tensor, bias: torch.Tensor | None, what: str = "the head") -> None:

@@ -83,6 +83,24 @@ def scale_for_confidence(
     return math.exp((low + high) / 2)
 
 
+def virtual_features(
+    weight: torch.Tensor, bias: torch.Tensor, per_class: int, *, confidence: float = 0.8,
+    classes: torch.Tensor | None = None, seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Virtual pre-logit features of seen classes: (features ``[N, D]``, labels ``[N]``, scale).
+
+    ``per_class`` vMF draws around each row of ``weight`` ``[C, D]`` (or of ``classes``, a subset of
+    indices) at the nearest-row concentration, times the one scale at which the head (``weight``,
+    ``bias`` ``[C]``) gives them mean true-class probability ``confidence``.
+    """
+    classes = torch.arange(weight.shape[0]) if classes is None else classes
+    mean_cosine = nearest_row_cosine(weight)[classes].clamp(0.05, 0.95)
+    unit = sample_vmf(weight[classes], concentration_for_cosine(mean_cosine, weight.shape[1]), per_class, seed)
+    labels = classes.repeat_interleave(per_class)
+    scale = scale_for_confidence(unit, labels, weight, bias, confidence)
+    return scale * unit, labels, scale
+
+
 def _gaps(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, is_new: torch.Tensor):
     """Per feature: (best seen logit - best new logit, seen side right, new side right)."""
     gaps, seen_right, new_right = [], [], []
@@ -138,14 +156,11 @@ def virtual_gamma(
     weight, bias = seen_rows[:, :width], seen_rows[:, width]
     count = weight.shape[0]
     classes = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:max_classes].sort().values
-    mean_cosine = nearest_row_cosine(weight)[classes].clamp(0.05, 0.95)
-    unit = sample_vmf(weight[classes], concentration_for_cosine(mean_cosine, width), per_class, seed)
-    labels = classes.repeat_interleave(per_class)
-    scale = scale_for_confidence(unit, labels, weight, bias, confidence)
+    features, labels, scale = virtual_features(weight, bias, per_class, confidence=confidence, classes=classes, seed=seed)
 
     everything = torch.cat([weight, new_weight]), torch.cat([bias, new_bias])
     is_new = torch.arange(count + new_weight.shape[0]) >= count
-    seen_gap, seen_right, _ = _gaps(scale * unit, labels, *everything, is_new)
+    seen_gap, seen_right, _ = _gaps(features, labels, *everything, is_new)
 
     hidden, kept, predicted = heldout_rows(mapper, seen_descriptors, seen_rows)
     rehearsal_weight, rehearsal_bias = weight.clone(), bias.clone()
@@ -154,7 +169,7 @@ def virtual_gamma(
     is_hidden = torch.zeros(count, dtype=torch.bool)
     is_hidden[hidden] = True
     rows_of_hidden = is_hidden[labels]
-    new_gap, _, new_right = _gaps(scale * unit[rows_of_hidden], labels[rows_of_hidden], rehearsal_weight, rehearsal_bias, is_hidden)
+    new_gap, _, new_right = _gaps(features[rows_of_hidden], labels[rows_of_hidden], rehearsal_weight, rehearsal_bias, is_hidden)
 
     gamma, seen_acc, new_acc = best_offset(seen_gap, seen_right, new_gap, new_right)
-    return VirtualCalibration(gamma, scale, float(mean_cosine.mean()), seen_acc, new_acc)
+    return VirtualCalibration(gamma, scale, float(nearest_row_cosine(weight).clamp(0.05, 0.95).mean()), seen_acc, new_acc)

@@ -10,7 +10,7 @@ import torch
 class Mapper(Protocol):
     """Learns descriptors -> classifier rows from the seen classes, then predicts rows for new ones.
 
-    Rows are ``[weight | bias]``: shape ``[C, D + 1]`` for a head with bias, ``[C, D]`` without.
+    Rows are ``[weight | bias]``: shape ``[C, D + 1]`` (a head without bias gives ``b = 0``).
     """
 
     def fit(
