@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ._isolation import run_isolated, runs_within
-from .modules import extend_head, find_head
+from .errors import HeadError
+from .modules import ModuleHead, extend_head, find_head, is_classifier_layer
 from .state_dict import extend_state_dict, find_head_in_state_dict
 
 NEW_ROWS = 3
@@ -272,6 +273,8 @@ def check_model(library: str, name: str, max_params: int = MAX_PARAMS) -> dict[s
                 "seconds": round(time.perf_counter() - start, 2)}
     try:
         result["reason"] = _checks(library, name, result)
+    except NotAClassifier as error:
+        return {**result, "status": "skip", "reason": str(error), "seconds": round(time.perf_counter() - start, 2)}
     except Exception as error:
         result["reason"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
     result["status"] = "pass" if not result["reason"] or result["reason"] == GEMM_TAIL else "fail"
@@ -279,10 +282,25 @@ def check_model(library: str, name: str, max_params: int = MAX_PARAMS) -> dict[s
     return result
 
 
+class NotAClassifier(Exception):
+    """The architecture has no classification layer at all (a feature encoder that ignores ``num_classes``)."""
+
+
+def _find_classifier(model: nn.Module, classes: int) -> ModuleHead:
+    """``find_head(model)``; raises :class:`NotAClassifier` when no layer has ``classes`` outputs."""
+    try:
+        return find_head(model)
+    except HeadError:
+        if not any(is_classifier_layer(m) and m.weight.shape[0] == classes for m in model.modules()):
+            raise NotAClassifier(f"not a classifier: {type(model).__name__} has no layer with {classes} outputs, "
+                                 f"even when built with num_classes={classes}") from None
+        raise
+
+
 def _checks(library: str, name: str, result: dict) -> str:
     model, kwargs, x, before = build_with_input(library, name)
     result["input"] = x.shape[-1]
-    head = find_head(model)
+    head = _find_classifier(model, kwargs.get("num_classes", 1000))
     result.update(head=list(head.paths), aux=[a.path for a in head.aux], norm=head.norm is not None,
                   bias=head.bias is not None, conv=isinstance(head.layer, nn.Conv2d), classes=head.num_classes)
     small = (result.get("params") or MAX_PARAMS) < SHM_PARAMS and os.path.isdir("/dev/shm")
@@ -318,8 +336,6 @@ def _checks(library: str, name: str, result: dict) -> str:
 
 def _detached(head):
     """Just the paths and row count of ``head`` (so the model's tensors can be freed)."""
-    from .modules import ModuleHead
-
     stub = nn.Linear(1, head.num_classes, bias=False, device="meta")
     return ModuleHead(head.path, stub, None, tuple(ModuleHead(b.path, stub) for b in head.branches),
                       tuple(ModuleHead(a.path, stub) for a in head.aux))

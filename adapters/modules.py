@@ -215,11 +215,11 @@ def find_head(model: nn.Module) -> ModuleHead:
     for locate in _LOCATORS.values():
         path = locate(model)
         if path is not None and is_classifier_layer(model.get_submodule(path)):
-            main = _single(model, path)
-            branches = tuple(_single(model, p) for p in _branch_paths(model, path, main.num_classes))
-            taken = (path, *(b.path for b in branches))
-            aux = tuple(_single(model, p) for p in _aux_paths(model, taken, main.num_classes))
-            return ModuleHead(main.path, main.layer, main.norm, branches, aux)
+            rows = model.get_submodule(path).weight.shape[0]
+            paths = sorted([path, *_branch_paths(model, path, rows)])  # name order, as the state-dict path
+            main, *branches = [_single(model, p) for p in paths]
+            aux = tuple(_single(model, p) for p in _aux_paths(model, tuple(paths), rows))
+            return ModuleHead(main.path, main.layer, main.norm, tuple(branches), aux)
     raise HeadError(
         f"no classification layer found in {type(model).__name__}: expected a Linear or 1x1 Conv2d "
         f"at get_classifier() or one of {', '.join(TORCHVISION_HEAD_PATHS)}; "

@@ -16,7 +16,7 @@ Works on shapes alone, so a file's head is found without reading its data. Locat
 
 Once the main prefix is found, the rest of the head is collected (as ``adapters.modules`` does):
 branches from the architecture's ``pretrained_cfg['classifier']`` tuple or a ``*_dist`` sibling
-(``head_dist``, ``head_dist.linear``); the ``bn`` of a LeViT ``NormLinear`` (``<p>.linear`` ->
+(``head_dist``, ``head_dist.linear``); the ``bn`` of a ``NormLinear`` (``<p>.linear`` or ``<p>.l`` ->
 ``<p>.bn.*``, eps 1e-5 assumed), folded into :meth:`StateDictHead.rows`; and auxiliary heads.
 """
 from __future__ import annotations
@@ -83,6 +83,8 @@ class StateDictHead:
         return _rows.combine([self._own_rows(state), *(b._own_rows(state) for b in self.branches)])
 
 
+# Names of the Linear inside a timm NormLinear (BatchNorm1d ``bn`` then Linear): LeViT ``linear``, RepViT/iFormer ``l``.
+NORM_LINEAR_NAMES = frozenset({"linear", "l"})
 NORM_EPS = 1e-5  # BatchNorm1d's default; state dicts do not record it
 
 
@@ -96,9 +98,9 @@ def _is_head_weight(shape: Sequence[int]) -> bool:
 
 
 def _prefix_name(prefix: str) -> str:
-    """Last non-numeric component, NormLinear's ``linear`` skipped: ``classifier.1`` -> ``classifier``."""
+    """Last non-numeric component, NormLinear's layer skipped: ``classifier.1`` -> ``classifier``, ``head.l`` -> ``head``."""
     parts = [p for p in prefix.split(".") if not p.isdigit()]
-    if len(parts) > 1 and parts[-1] == "linear":
+    if len(parts) > 1 and parts[-1] in NORM_LINEAR_NAMES:
         parts.pop()
     return parts[-1] if parts else ""
 
@@ -219,7 +221,8 @@ def _single_head(shapes: Shapes, prefix: str) -> StateDictHead:
             f"'{bias_key}' has shape {list(shapes[bias_key])} but its weight has {rows} rows; "
             "the file is damaged, or --head-key names the wrong layer"
         )
-    norm = f"{prefix.removesuffix('linear')}bn" if prefix.endswith(".linear") else None
+    parent, _, name = prefix.rpartition(".")
+    norm = f"{parent}.bn" if parent and name in NORM_LINEAR_NAMES else None
     has_norm = norm is not None and tuple(shapes.get(f"{norm}.running_var", ())) == (shapes[weight_key][1],)
     return StateDictHead(prefix, weight_key, bias_key, norm if has_norm else None)
 
@@ -237,11 +240,13 @@ def find_head_in_state_dict(
         prefix = locate(shapes, metadata, head_key)
         if prefix is None:
             continue
-        main = _single_head(shapes, prefix)
-        branches = tuple(_single_head(shapes, p) for p in _branch_prefixes(shapes, metadata, prefix))
+        # layers in name order, the first one "main", as adapters.modules orders them: the new rows are
+        # split across layers of different widths in this order, so both paths must agree on it
+        prefixes = sorted([prefix, *_branch_prefixes(shapes, metadata, prefix)])
+        main, *branches = [_single_head(shapes, p) for p in prefixes]
         rows = shapes[main.weight_key][0]
-        aux = tuple(_single_head(shapes, p) for p in _aux_prefixes(shapes, rows, (prefix, *(b.prefix for b in branches))))
-        return StateDictHead(main.prefix, main.weight_key, main.bias_key, main.norm_prefix, branches, aux)
+        aux = tuple(_single_head(shapes, p) for p in _aux_prefixes(shapes, rows, prefixes))
+        return StateDictHead(main.prefix, main.weight_key, main.bias_key, main.norm_prefix, tuple(branches), aux)
     raise HeadError(
         "no classifier found in the state dict: no 'architecture' metadata and no "
         f"[C, D] weight named {'/'.join(sorted(HEAD_NAMES))}; name it with --head-key"

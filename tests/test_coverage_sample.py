@@ -15,7 +15,7 @@ TIMM = [
     "resnet18", "deit_tiny_distilled_patch16_224", "levit_128s", "levit_conv_128s", "dla34", "dpn68b",
     "resnetv2_50x1_bit", "mobilenetv3_small_100", "mobilenetv4_conv_small", "convnext_atto",
     "swin_tiny_patch4_window7_224", "vit_tiny_patch16_224", "efficientnet_b0", "regnetx_002",
-    "crossvit_tiny_240", "volo_d1_224", "inception_v3",
+    "crossvit_tiny_240", "volo_d1_224", "inception_v3", "iformer_t", "efficientvim_m1_dist",
 ]
 TORCHVISION = [
     "googlenet", "inception_v3", "squeezenet1_0", "maxvit_t", "vgg11", "densenet121", "mobilenet_v3_small",
@@ -68,3 +68,10 @@ def _crash() -> dict:
     import os
 
     os._exit(3)
+
+
+def test_norm_linear_named_l_and_multi_stage_heads_agree_between_module_and_state_dict():
+    iformer = checked("timm", "iformer_t")  # RepViT-style NormLinear: bn + l
+    assert iformer["status"] == "pass" and iformer["norm"] is True and iformer["head"] == ["head.head.l"]
+    vim = checked("timm", "efficientvim_m1_dist")  # one head per stage, plus distillation heads: 8 layers
+    assert vim["status"] == "pass" and vim["head"] == [f"heads.{i}" for i in range(4)] + [f"heads_dist.{i}" for i in range(4)]
