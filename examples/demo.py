@@ -29,7 +29,7 @@ def cub_name(folder: str) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="evaluation data folder (default: $INJECT_DATA or ../shared/data)")
-    parser.add_argument("--mapper", default="crafted", choices=inject.list_mappers())
+    parser.add_argument("--mapper", default=inject.DEFAULT_MAPPER, choices=inject.list_mappers())
     parser.add_argument("--photos-per-class", type=int, default=1, help="photos shown per species")
     args = parser.parse_args()
 

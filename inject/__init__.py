@@ -3,6 +3,6 @@ __version__ = "0.1.0"
 
 from .api import inject, labels, save_model
 from .errors import InjectError
-from .mappers import Mapper, create_mapper, list_mappers, register_mapper
+from .mappers import DEFAULT_MAPPER, Mapper, create_mapper, list_mappers, register_mapper
 
-__all__ = ["InjectError", "Mapper", "create_mapper", "inject", "labels", "list_mappers", "register_mapper", "save_model"]
+__all__ = ["DEFAULT_MAPPER", "InjectError", "Mapper", "create_mapper", "inject", "labels", "list_mappers", "register_mapper", "save_model"]

@@ -14,7 +14,7 @@ from . import __version__
 from .calibration.stacking import labelled_images, model_logits, stacking_gamma
 from .checkpoint import write_safetensors
 from .errors import InjectError
-from .mappers import create_mapper
+from .mappers import DEFAULT_MAPPER, create_mapper
 from .names import default_seen_names, select_new_names
 from .rows import predict_new_rows
 from .semantics import as_descriptors, encode_names, resolve_encoder
@@ -86,7 +86,7 @@ def inject(
     new: Classes,
     *,
     seen: Classes | None = None,
-    mapper: str = "crafted",
+    mapper: str = DEFAULT_MAPPER,
     encoder: Any = None,
     gamma: float | None = None,
     calibration: str = "virtual",

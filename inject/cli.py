@@ -23,7 +23,7 @@ from .calibration.rules import prior_gamma
 from .calibration.stacking import labelled_images, model_logits, stacking_gamma
 from .checkpoint import label_names_from_metadata, load_weights, write_safetensors
 from .errors import InjectError
-from .mappers import create_mapper, list_mappers
+from .mappers import DEFAULT_MAPPER, create_mapper, list_mappers
 from .names import default_seen_names, read_class_file, select_new_names
 from .rows import check_finite_head, check_gamma, predict_new_rows
 from .semantics import encode_names, resolve_encoder
@@ -66,7 +66,7 @@ def run(
     output: Path | None = None,
     seen_names: Path | None = None,
     head_key: str | None = None,
-    mapper: str = "crafted",
+    mapper: str = DEFAULT_MAPPER,
     encoder: str | None = None,
     gamma: float | None = None,
     force: bool = False,
@@ -204,7 +204,7 @@ class OneLineErrors(click.Command):
               help="Names of the head's existing classes, one per line (default: metadata label_names, "
                    "or ImageNet-1K for 1000 rows).")
 @click.option("--head-key", default=None, help="State-dict prefix of the classifier, e.g. 'head.fc'.")
-@click.option("--mapper", type=click.Choice(list_mappers()), default="crafted", show_default=True,
+@click.option("--mapper", type=click.Choice(list_mappers()), default=DEFAULT_MAPPER, show_default=True,
               help="How rows are predicted from descriptors.")
 @click.option("--encoder", default=None,
               help="sentence-transformers model folder, or a name in the local HF cache; nothing is downloaded "

@@ -1,5 +1,5 @@
 """Injection methods: each module registers one ``Mapper`` (descriptors -> classifier rows)."""
-from .base import Mapper, create_mapper, list_mappers, register_mapper
+from .base import DEFAULT_MAPPER, Mapper, create_mapper, list_mappers, register_mapper
 from . import conse, crafted, hypernet, icis, vmf_gen  # noqa: F401  (registration)
 
-__all__ = ["Mapper", "create_mapper", "list_mappers", "register_mapper"]
+__all__ = ["DEFAULT_MAPPER", "Mapper", "create_mapper", "list_mappers", "register_mapper"]

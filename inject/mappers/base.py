@@ -31,6 +31,10 @@ class Mapper(Protocol):
 MapperFactory = Callable[..., Mapper]
 _MAPPERS: dict[str, MapperFactory] = {}
 
+# ConSE: best generalised (seen + new) accuracy with MiniLM class names under virtual calibration on both
+# benchmarks of docs/results.md, and training-free (milliseconds).
+DEFAULT_MAPPER = "conse"
+
 
 def register_mapper(name: str) -> Callable[[MapperFactory], MapperFactory]:
     """Class decorator: make a mapper available as ``create_mapper(name)`` and ``--mapper name``."""

@@ -40,14 +40,17 @@ class VMFGeneratorMapper:
     Args:
         hidden: generator width; noise: noise width; per_seen / per_new: virtual features per seen
         class / generated features per new class; steps / batch / lr: generator training (Adam);
-        head_steps: full-batch steps fitting the new rows; prior_ratio: ZLA seen-over-new prior in the
-        loss (``exp`` of the logit boost given to seen classes); seed: all randomness.
+        head_steps / head_lr: Adam steps (minibatches of 2048) and learning rate fitting the new rows;
+        prior_ratio: ZLA seen-over-new prior in the loss (``exp`` of the logit boost given to seen
+        classes); seed: all randomness.
     """
 
     def __init__(self, hidden: int = 256, noise: int = 64, per_seen: int = 4, per_new: int = 16, steps: int = 200,
-                 batch: int = 256, lr: float = 1e-3, head_steps: int = 50, prior_ratio: float = 4.0, seed: int = 0) -> None:
+                 batch: int = 256, lr: float = 1e-3, head_steps: int = 50, head_lr: float = 1e-3, prior_ratio: float = 4.0,
+                 seed: int = 0) -> None:
         self.hidden, self.noise, self.per_seen, self.per_new = hidden, noise, per_seen, per_new
-        self.steps, self.batch, self.lr, self.head_steps, self.prior_ratio, self.seed = steps, batch, lr, head_steps, prior_ratio, seed
+        self.steps, self.batch, self.lr, self.head_steps, self.head_lr = steps, batch, lr, head_steps, head_lr
+        self.prior_ratio, self.seed = prior_ratio, seed
 
     def fit(self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor, new_descriptors: torch.Tensor | None = None):
         """Sample virtual seen features from ``seen_rows`` ``[C, D + 1]`` and train the generator."""
@@ -99,7 +102,7 @@ class VMFGeneratorMapper:
         prototypes = F.normalize(fake.view(count, self.per_new, -1).mean(1), dim=1) * self.weight_.norm(dim=1).mean()
         weight = prototypes.clone().requires_grad_(True)
         bias = torch.full((count,), float(self.bias_.mean())).requires_grad_(True)
-        optimiser = torch.optim.Adam([weight, bias], lr=1e-2)
+        optimiser = torch.optim.Adam([weight, bias], lr=self.head_lr)
         for _ in range(self.head_steps):
             pick = torch.randint(len(labels), (min(len(labels), 2048),), generator=self.generator_)
             logits = torch.cat([seen_logits[pick], features[pick] @ weight.T + bias], dim=1)
