@@ -4,7 +4,7 @@ Injects 20 CUB-200 species that ImageNet-1K lacks (CUB classes 004-024 without 0
 which ImageNet has) into the real 1000-class head, then shows top-5 predictions on one real CUB photo
 per species and the accuracy over all their photos (among all 1020 classes).
 
-    python examples/demo.py [--data DIR] [--mapper crafted] [--photos-per-class 1]
+    python examples/demo.py [--data DIR] [--mapper conse] [--photos-per-class 1]
 """
 from __future__ import annotations
 
