@@ -63,7 +63,12 @@ def test_cli_round_trip_on_the_real_model(demo_model, data, tmp_path):
     x = image_transform(demo_model)(Image.open(photo).convert("RGB"))[None]
     with torch.inference_mode():
         original, extended = demo_model(x), reloaded(x)
-    assert extended.shape == (1, 1010) and torch.equal(extended[:, :1000], original)
+        same_features = torch.equal(reloaded.forward_head(reloaded.forward_features(x), pre_logits=True),
+                                    demo_model.forward_head(demo_model.forward_features(x), pre_logits=True))
+    # Rows are bit-exact (above) and so are the pre-logits; the seen logits come out of one wider GEMM,
+    # whose multi-threaded kernels may round the last bit differently (docs/design.md, "Seen logits").
+    assert extended.shape == (1, 1010) and same_features
+    assert torch.allclose(extended[:, :1000], original, rtol=0, atol=1e-6 * float(original.abs().max()))
 
 
 def test_api_on_the_real_model_predicts_an_injected_class_for_its_own_name(demo_model):
