@@ -85,16 +85,18 @@ def scale_for_confidence(
 
 def virtual_features(
     weight: torch.Tensor, bias: torch.Tensor, per_class: int, *, confidence: float = 0.8,
-    classes: torch.Tensor | None = None, seed: int = 0,
+    classes: torch.Tensor | None = None, nearest: torch.Tensor | None = None, seed: int = 0,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Virtual pre-logit features of seen classes: (features ``[N, D]``, labels ``[N]``, scale).
 
     ``per_class`` vMF draws around each row of ``weight`` ``[C, D]`` (or of ``classes``, a subset of
     indices) at the nearest-row concentration, times the one scale at which the head (``weight``,
-    ``bias`` ``[C]``) gives them mean true-class probability ``confidence``.
+    ``bias`` ``[C]``) gives them mean true-class probability ``confidence``. ``nearest`` ``[C]``:
+    :func:`nearest_row_cosine` of ``weight`` when the caller already has it.
     """
     classes = torch.arange(weight.shape[0]) if classes is None else classes
-    mean_cosine = nearest_row_cosine(weight)[classes].clamp(0.05, 0.95)
+    nearest = nearest_row_cosine(weight) if nearest is None else nearest
+    mean_cosine = nearest[classes].clamp(0.05, 0.95)
     unit = sample_vmf(weight[classes], concentration_for_cosine(mean_cosine, weight.shape[1]), per_class, seed)
     labels = classes.repeat_interleave(per_class)
     scale = scale_for_confidence(unit, labels, weight, bias, confidence)
@@ -156,7 +158,9 @@ def virtual_gamma(
     weight, bias = seen_rows[:, :width], seen_rows[:, width]
     count = weight.shape[0]
     classes = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:max_classes].sort().values
-    features, labels, scale = virtual_features(weight, bias, per_class, confidence=confidence, classes=classes, seed=seed)
+    nearest = nearest_row_cosine(weight)
+    features, labels, scale = virtual_features(weight, bias, per_class, confidence=confidence, classes=classes,
+                                               nearest=nearest, seed=seed)
 
     everything = torch.cat([weight, new_weight]), torch.cat([bias, new_bias])
     is_new = torch.arange(count + new_weight.shape[0]) >= count
@@ -172,4 +176,4 @@ def virtual_gamma(
     new_gap, _, new_right = _gaps(features[rows_of_hidden], labels[rows_of_hidden], rehearsal_weight, rehearsal_bias, is_hidden)
 
     gamma, seen_acc, new_acc = best_offset(seen_gap, seen_right, new_gap, new_right)
-    return VirtualCalibration(gamma, scale, float(nearest_row_cosine(weight).clamp(0.05, 0.95).mean()), seen_acc, new_acc)
+    return VirtualCalibration(gamma, scale, float(nearest[classes].clamp(0.05, 0.95).mean()), seen_acc, new_acc)
