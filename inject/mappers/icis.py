@@ -126,7 +126,7 @@ class ICISMapper:
     """
 
     def __init__(
-        self, hidden: int = 2048, lr: float = 1e-3, batch_size: int = 128, epochs: int = 40,
+        self, hidden: int = 2048, lr: float = 1e-3, batch_size: int = 128, epochs: int = 35,
         early_stopping: bool = False, cosine_schedule: bool = True, weight_decay: float = 0.0,
         loss: str = "cosine", transductive: bool = True, seed: int = 0, device: str | None = None,
     ) -> None:
