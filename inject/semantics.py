@@ -169,3 +169,20 @@ def as_descriptors(values: Any, what: str = "descriptors") -> torch.Tensor:
     if (tensor.norm(dim=1) == 0).any():
         raise InjectError(f"{what} contain all-zero rows; every class needs a non-zero vector")
     return F.normalize(tensor, dim=-1)
+
+
+def combine_descriptors(*sources: torch.Tensor) -> torch.Tensor:
+    """One descriptor per class from several sources ``[N, E_i]`` (same class order): ``[N, sum E_i]``.
+
+    Each source is L2-normalised, the parts are concatenated and the result re-normalised, so the
+    cosine between two combined descriptors is the mean of their per-source cosines: no source
+    dominates by its width or scale.
+    """
+    if not sources:
+        raise InjectError("combine_descriptors needs at least one descriptor array")
+    parts = [as_descriptors(source, f"descriptor source {i}") for i, source in enumerate(sources)]
+    if len({part.shape[0] for part in parts}) != 1:
+        counts = ", ".join(str(part.shape[0]) for part in parts)
+        raise InjectError(f"descriptor sources have different class counts ({counts}); give one row per class in each")
+    return F.normalize(torch.cat(parts, dim=1), dim=-1)
+

@@ -68,3 +68,23 @@ def test_allow_existing_skips_with_a_warning(model, encoder):
 def test_descriptors_that_need_grad_or_are_bfloat16_are_accepted(model):
     new, seen = torch.randn(2, 4, requires_grad=True), torch.randn(6, 4).bfloat16()
     assert inject.inject(model, new, seen=seen).fc.out_features == 8
+
+
+def test_combined_descriptors_average_the_per_source_cosines():
+    from inject.semantics import combine_descriptors
+
+    first, second = torch.randn(6, 5), 100 * torch.randn(6, 3)  # the scale of a source must not matter
+    combined = combine_descriptors(first, second)
+    unit = [torch.nn.functional.normalize(part, dim=1) for part in (first, second)]
+    expected = (unit[0] @ unit[0].T + unit[1] @ unit[1].T) / 2
+    assert combined.shape == (6, 8)
+    torch.testing.assert_close(combined @ combined.T, expected)
+
+
+def test_combined_descriptors_refuse_mismatched_class_counts():
+    from inject.semantics import combine_descriptors
+
+    with pytest.raises(InjectError, match="different class counts"):
+        combine_descriptors(torch.randn(4, 3), torch.randn(5, 3))
+    with pytest.raises(InjectError, match="at least one"):
+        combine_descriptors()
