@@ -94,3 +94,15 @@ def test_mse_loss_option_and_bad_loss_name():
     assert torch.isfinite(predicted).all()
     with pytest.raises(ValueError, match="cosine"):
         ICISMapper(loss="l1")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none; run on a GPU machine)")
+def test_trains_on_a_gpu_when_present_and_agrees_with_the_cpu():
+    seen_x, seen_y, new_x, new_y = linear_task()
+    on_gpu = create_mapper("icis").fit(seen_x, seen_y, new_x)  # device=None picks the GPU
+    assert on_gpu.descriptor_ae_.encoder.weight.is_cuda
+    predicted = on_gpu.predict(new_x)
+    assert predicted.device.type == "cpu" and predicted.dtype == seen_y.dtype
+    on_cpu = create_mapper("icis", device="cpu").fit(seen_x, seen_y, new_x).predict(new_x)
+    assert F.cosine_similarity(predicted, on_cpu, dim=1).min() > 0.99
+    assert F.cosine_similarity(predicted, new_y, dim=1).mean() > 0.9
