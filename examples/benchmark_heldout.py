@@ -92,12 +92,24 @@ def injected_rows(weight, bias, seen_desc, new_desc, mapper_name) -> tuple[NewRo
     return rows, gammas, seconds
 
 
+def heldout_folds(count: int, folds: int = 5, hidden: int = 200, seed: int = 0) -> list[torch.Tensor]:
+    """Class indices hidden in each fold: disjoint seeded draws of ``hidden`` of the ``count`` classes."""
+    order = torch.randperm(count, generator=torch.Generator().manual_seed(seed))
+    return [order[i * hidden : (i + 1) * hidden] for i in range(folds)]
+
+
+def with_rows(weight, bias, hidden, new_weight, new_bias) -> tuple[torch.Tensor, torch.Tensor]:
+    """The head (``weight`` ``[C, D]``, ``bias`` ``[C]``) with the ``hidden`` classes' rows replaced."""
+    weight, bias = weight.clone(), bias.clone()
+    weight[hidden], bias[hidden] = new_weight, new_bias
+    return weight, bias
+
+
 def evaluate_fold(features, labels, weight, bias, descriptors, hidden, mapper_name) -> dict:
     seen = torch.ones(weight.shape[0], dtype=torch.bool)
     seen[hidden] = False
     rows, gammas, seconds = injected_rows(weight[seen], bias[seen], descriptors[seen], descriptors[hidden], mapper_name)
-    new_weight, new_bias = weight.clone(), bias.clone()
-    new_weight[hidden], new_bias[hidden] = rows.weight, rows.bias
+    new_weight, new_bias = with_rows(weight, bias, hidden, rows.weight, rows.bias)
     return {**score(features @ new_weight.T + new_bias, labels, hidden, gammas), **seconds}
 
 
@@ -106,8 +118,7 @@ def run(data: Path, mappers: list[str], folds: int = 5, hidden: int = 200, seed:
     features, labels, weight, bias = imagenet_features(data)
     top1 = float(((features @ weight.T + bias).argmax(1) == labels).float().mean())
     print(f"B1: demo model top-1 on the {len(labels)} sample photos: {top1:.3f}")
-    order = torch.randperm(weight.shape[0], generator=torch.Generator().manual_seed(seed))
-    splits = [order[i * hidden : (i + 1) * hidden] for i in range(folds)]
+    splits = heldout_folds(weight.shape[0], folds, hidden, seed)
     print(f"{'mapper':11} {'descriptors':20} " + " ".join(f"{c:>8}" for c in COLUMNS))
     results = []
     for source, descriptors in descriptor_sources(data).items():

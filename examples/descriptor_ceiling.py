@@ -15,7 +15,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from benchmark_heldout import descriptor_sources, imagenet_features
+from benchmark_heldout import descriptor_sources, heldout_folds, imagenet_features, with_rows
 from inject import assets
 from inject.mappers import create_mapper
 from inject.metrics import zsl_top1
@@ -23,12 +23,9 @@ from inject.rows import predict_new_rows
 from inject.semantics import combine_descriptors
 
 
-def fold_top1(features, labels, weight, bias, hidden, rows: torch.Tensor | None = None, bias_rows=None) -> float:
-    """ZSL top-1 on one fold with the hidden classes' rows replaced by ``rows`` / ``bias_rows`` (``None``: true rows)."""
-    new_weight, new_bias = weight.clone(), bias.clone()
-    if rows is not None:
-        new_weight[hidden], new_bias[hidden] = rows, bias_rows
-    return zsl_top1(features @ new_weight.T + new_bias, labels, hidden)
+def fold_top1(features, labels, weight, bias, hidden) -> float:
+    """ZSL top-1 among the ``hidden`` classes of the head (``weight``, ``bias``) on ``features``."""
+    return zsl_top1(features @ weight.T + bias, labels, hidden)
 
 
 def main() -> None:
@@ -40,8 +37,7 @@ def main() -> None:
 
     data = assets.data_dir(args.data)
     features, labels, weight, bias = imagenet_features(data)
-    order = torch.randperm(weight.shape[0], generator=torch.Generator().manual_seed(0))
-    splits = [order[i * 200 : (i + 1) * 200] for i in range(args.folds)]
+    splits = heldout_folds(weight.shape[0], args.folds)
     singles = descriptor_sources(data)
     sources = dict(singles)
     for size in (2, 3, 4):
@@ -60,7 +56,7 @@ def main() -> None:
                 seen[hidden] = False
                 new = predict_new_rows(weight[seen], bias[seen], descriptors[seen], descriptors[hidden],
                                        create_mapper(mapper), calibration="none")
-                per_fold.append(fold_top1(features, labels, weight, bias, hidden, new.weight, new.bias))
+                per_fold.append(fold_top1(features, labels, *with_rows(weight, bias, hidden, new.weight, new.bias), hidden))
             scores.append(np.mean(per_fold))
         print(f"{name:58} " + " ".join(f"{s:8.3f}" for s in scores), flush=True)
 
