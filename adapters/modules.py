@@ -27,11 +27,12 @@ from typing import Callable
 import torch
 from torch import nn
 
+from ..registry import Registry
 from . import _rows
 from .errors import HeadError
 
 HeadLocator = Callable[[nn.Module], "str | None"]
-_LOCATORS: dict[str, HeadLocator] = {}
+_LOCATORS: Registry[HeadLocator] = Registry("head locator")
 
 # torchvision has no head API; these attributes hold the classifier (or a Sequential ending in it).
 TORCHVISION_HEAD_PATHS = ("fc", "heads.head", "head", "classifier")
@@ -41,12 +42,7 @@ NORM_WRAPPERS = {"NormLinear": "bn"}
 
 def register_locator(name: str) -> Callable[[HeadLocator], HeadLocator]:
     """Register a head locator under ``name``; locators run in registration order."""
-
-    def wrap(fn: HeadLocator) -> HeadLocator:
-        _LOCATORS[name] = fn
-        return fn
-
-    return wrap
+    return _LOCATORS.register(name)
 
 
 def is_classifier_layer(module: nn.Module) -> bool:
@@ -212,7 +208,7 @@ def find_head(model: nn.Module) -> ModuleHead:
     Raises:
         HeadError: no locator found a Linear or 1x1-conv classifier (e.g. ``num_classes=0``).
     """
-    for locate in _LOCATORS.values():
+    for locate in _LOCATORS:
         path = locate(model)
         if path is not None and is_classifier_layer(model.get_submodule(path)):
             rows = model.get_submodule(path).weight.shape[0]

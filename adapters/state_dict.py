@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
+from ..registry import Registry
 from . import _rows
 from .errors import HeadError
 
@@ -31,17 +32,12 @@ HEAD_NAMES = frozenset({"fc", "_fc", "classifier", "head", "last_linear", "logit
 
 Shapes = Mapping[str, Sequence[int]]
 StateDictLocator = Callable[[Shapes, Mapping[str, str], "str | None"], "str | None"]
-_LOCATORS: dict[str, StateDictLocator] = {}
+_LOCATORS: Registry[StateDictLocator] = Registry("head locator")
 
 
 def register_state_dict_locator(name: str) -> Callable[[StateDictLocator], StateDictLocator]:
     """Register a state-dict head locator under ``name``; locators run in registration order."""
-
-    def wrap(fn: StateDictLocator) -> StateDictLocator:
-        _LOCATORS[name] = fn
-        return fn
-
-    return wrap
+    return _LOCATORS.register(name)
 
 
 @dataclass(frozen=True)
@@ -236,7 +232,7 @@ def find_head_in_state_dict(
         HeadError: no candidate, or several (the message lists them and suggests ``--head-key``).
     """
     metadata = metadata or {}
-    for locate in _LOCATORS.values():
+    for locate in _LOCATORS:
         prefix = locate(shapes, metadata, head_key)
         if prefix is None:
             continue

@@ -1,4 +1,4 @@
-"""Sweep every timm and torchvision classifier through the adapters' checks (``adapters.coverage``).
+"""Sweep every timm and torchvision classifier through the adapters' checks (``examples/sweep``).
 
     python examples/coverage.py [--only REGEX] [--limit N] [--workers N] [--fresh]
 
@@ -25,7 +25,7 @@ from pathlib import Path  # noqa: E402
 
 import torch  # noqa: E402
 
-from adapters import coverage  # noqa: E402
+from sweep import checks as coverage  # noqa: E402
 
 DEFAULT_RESULTS = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "inject-classes" / "coverage.json"
 DEFAULT_DOC = Path(__file__).resolve().parents[1] / "docs" / "coverage.md"

@@ -6,7 +6,7 @@ import torchvision
 from torch import nn
 
 import inject
-from adapters import HeadError, extend_head, find_head
+from inject.adapters import HeadError, extend_head, find_head
 
 TIMM_HEADS = {
     "resnet18": "fc",

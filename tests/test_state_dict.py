@@ -3,7 +3,7 @@ import pytest
 import timm
 import torchvision
 
-from adapters import HeadError, find_head_in_state_dict
+from inject.adapters import HeadError, find_head_in_state_dict
 
 
 def shapes_of(model):
@@ -50,7 +50,7 @@ def test_no_head_and_bad_head_key_are_clear_errors():
 def test_distilled_and_norm_heads_are_found_whole():
     import torch
 
-    from adapters import extend_state_dict, find_head
+    from inject.adapters import extend_state_dict, find_head
 
     deit = find_head_in_state_dict(shapes_of(timm.create_model("deit_tiny_distilled_patch16_224")))
     assert deit.prefixes == ("head", "head_dist")

@@ -5,6 +5,8 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 import torch
 
+from ..registry import Registry
+
 
 @runtime_checkable
 class Mapper(Protocol):
@@ -29,7 +31,7 @@ class Mapper(Protocol):
 
 
 MapperFactory = Callable[..., Mapper]
-_MAPPERS: dict[str, MapperFactory] = {}
+MAPPERS: Registry[MapperFactory] = Registry("mapper", "--mapper")
 
 # ConSE: best generalised (seen + new) accuracy with MiniLM class names under virtual calibration on both
 # benchmarks of docs/results.md, and training-free (milliseconds).
@@ -38,25 +40,14 @@ DEFAULT_MAPPER = "conse"
 
 def register_mapper(name: str) -> Callable[[MapperFactory], MapperFactory]:
     """Class decorator: make a mapper available as ``create_mapper(name)`` and ``--mapper name``."""
-
-    def wrap(factory: MapperFactory) -> MapperFactory:
-        if name in _MAPPERS:
-            raise ValueError(f"mapper '{name}' is already registered")
-        _MAPPERS[name] = factory
-        return factory
-
-    return wrap
+    return MAPPERS.register(name)
 
 
 def list_mappers() -> list[str]:
     """Names of the registered mappers."""
-    return sorted(_MAPPERS)
+    return sorted(MAPPERS.names())
 
 
 def create_mapper(name: str, **kwargs: Any) -> Mapper:
-    """Instantiate the mapper registered as ``name`` with ``kwargs``."""
-    if name not in _MAPPERS:
-        from ..errors import InjectError
-
-        raise InjectError(f"unknown mapper '{name}'; choose one of: {', '.join(list_mappers())}")
-    return _MAPPERS[name](**kwargs)
+    """Instantiate the mapper registered as ``name`` with ``kwargs`` (an unknown name is an ``InjectError``)."""
+    return MAPPERS.get(name)(**kwargs)

@@ -1,7 +1,7 @@
 """Adapter coverage checks: does every timm / torchvision classifier extend correctly?
 
 :func:`check_model` builds one architecture with random weights (no downloads), finds its head,
-appends 3 random rows with :func:`adapters.extend_head` and checks that
+appends 3 random rows with :func:`inject.adapters.extend_head` and checks that
 
 1. the output has ``C + 3`` logits and the first ``C`` equal the original's (``torch.equal``; a
    difference within float tolerance is a pass with reason ``float rounding in GEMM tail``);
@@ -27,10 +27,11 @@ from typing import Any, Iterator
 import torch
 from torch import nn
 
-from ._isolation import run_isolated, runs_within
-from .errors import HeadError
-from .modules import ModuleHead, extend_head, find_head, is_classifier_layer
-from .state_dict import extend_state_dict, find_head_in_state_dict
+from inject.adapters import (
+    HeadError, ModuleHead, extend_head, extend_state_dict, find_head, find_head_in_state_dict, is_classifier_layer,
+)
+
+from .isolation import run_isolated, runs_within
 
 NEW_ROWS = 3
 SMALL_SIZE = 64  # input side tried first; the model's default input size is the fallback
