@@ -37,7 +37,7 @@ OVERLAP_IDS = (1, 2, 3, 14, 48)  # CUB species with an ImageNet-1K counterpart
 
 def cub_features(data: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
     """Pre-logits ``[N, D]`` of the CUB photos, their species index 0..49, species folder names; cached."""
-    from inject.features import pre_logits
+    from inject.images import pre_logits
 
     folder = data / "cub_001_050_224"
     with open(folder / "labels.csv") as f:

@@ -34,7 +34,7 @@ COLUMNS = ("zsl", "S", "U", "H", "H_none", "H_prior", "H_oracle", "AUSUC", "gamm
 
 def imagenet_features(data: Path, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Pre-logits ``[1000, D]`` of the sample photos, their labels, and the demo head (W, b); cached."""
-    from inject.features import pre_logits
+    from inject.images import pre_logits
 
     model = assets.load_demo_model()
     cache = cache_dir() / "features-tf_efficientnet_lite0-imagenet1k_samples_224.pt"

@@ -16,7 +16,7 @@ import torch
 
 import inject
 from inject.assets import data_dir, load_demo_model
-from inject.features import pre_logits
+from inject.images import pre_logits
 
 SPECIES_IDS = [i for i in range(4, 25) if i != 14]  # 20 species absent from ImageNet-1K
 

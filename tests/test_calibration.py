@@ -9,9 +9,11 @@ import torch.nn.functional as F
 from scipy.stats import vonmises_fisher
 
 from inject.calibration import Problem, calibrate, list_calibrations
-from inject.calibration.stacking import labelled_images, stacking_gamma
-from inject.calibration.virtual import best_offset, nearest_row_cosine, scale_for_confidence, virtual_gamma
-from inject.calibration.vmf import concentration_for_cosine, mean_cosine_of, sample_cosines, sample_vmf
+from inject.calibration.stacking import stacking_gamma
+from inject.images import labelled_images
+from inject.calibration.virtual import best_offset, virtual_gamma
+from inject.virtual import nearest_row_cosine, scale_for_confidence
+from inject.virtual.vmf import concentration_for_cosine, mean_cosine_of, sample_cosines, sample_vmf
 from inject.errors import InjectError
 from inject.mappers import create_mapper
 from inject.metrics import gzsl, seen_unseen_curve

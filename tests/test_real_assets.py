@@ -11,7 +11,7 @@ from safetensors import safe_open
 
 import inject
 from inject.assets import imagenet_class_names, load_demo_model
-from inject.features import image_transform
+from inject.images import image_transform
 from inject.semantics import TextEncoder, encode_names
 
 pytestmark = pytest.mark.real

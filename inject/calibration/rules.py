@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import InjectError
-from ..mappers import Mapper
+from ..mappers.base import Mapper
+from .base import Calibration, Problem, register_calibration
 
 
 def match_row_norms(new_weight: torch.Tensor, seen_weight: torch.Tensor) -> torch.Tensor:
@@ -69,3 +70,21 @@ def prior_gamma(prior_ratio: float) -> float:
     if not (prior_ratio > 0 and math.isfinite(prior_ratio)):
         raise InjectError(f"prior ratio (--prior-ratio) must be a positive finite number, not {prior_ratio}")
     return math.log(prior_ratio)
+
+
+@register_calibration("margin")
+def _margin(problem: Problem) -> Calibration:
+    rho = heldout_row_cosine(problem.mapper, problem.seen_descriptors, problem.seen_rows)
+    total = problem.seen_rows.shape[0] + problem.new_weight.shape[0]
+    return Calibration("margin", margin_gamma(total, rho), {"heldout_row_cosine": rho})
+
+
+@register_calibration("prior")
+def _prior(problem: Problem) -> Calibration:
+    ratio = problem.prior_ratio if problem.prior_ratio is not None else problem.seen_rows.shape[0] / problem.new_weight.shape[0]
+    return Calibration("prior", prior_gamma(ratio), {"prior_ratio": ratio})
+
+
+@register_calibration("none")
+def _none(problem: Problem) -> Calibration:
+    return Calibration("none", 0.0)

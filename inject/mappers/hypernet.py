@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..calibration.virtual import virtual_features
+from ..virtual import virtual_features
 from .base import register_mapper
 
 

@@ -3,7 +3,7 @@
 Image-free, for any backbone:
 
 1. Virtual features of the seen classes: von Mises-Fisher draws around the seen rows (the sampler and
-   scale rule of ``inject.calibration.virtual``).
+   scale rule of ``inject.virtual``).
 2. A conditional generator ``G(condition, noise) -> unit feature``, trained on them. The condition is
    the class's row as the ``crafted`` ridge mapper predicts it from the descriptor (out-of-fold for
    the seen classes, so ``G`` learns from realistic errors), and ``G`` is that direction plus an MLP
@@ -13,7 +13,7 @@ Image-free, for any backbone:
 3. ``G`` generates ``per_new`` features per new class; the new rows start at the mean of their
    features and are fitted as a softmax classifier over generated and virtual features with the seen
    rows frozen, with zero-shot logit adjustment (ZLA, IJCAI 2022) in the loss: the seen logits carry
-   ``+log(prior_ratio)``, so the new rows learn to win against a seen side that is favoured in training
+   ``-log(prior_ratio)``, so the new rows learn to win against a seen side that is favoured in training
    (instead of re-sampling the new classes).
 
 Rows come out as ``[W | b]`` like every mapper's; the library then matches norms and calibrates the offset.
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..calibration.virtual import virtual_features
+from ..virtual import virtual_features
 from .base import create_mapper, register_mapper
 from .crafted import CraftedMapper
 
@@ -41,12 +41,12 @@ class VMFGeneratorMapper:
         hidden: generator width; noise: noise width; per_seen / per_new: virtual features per seen
         class / generated features per new class; steps / batch / lr: generator training (Adam);
         head_steps / head_lr: Adam steps (minibatches of 2048) and learning rate fitting the new rows;
-        prior_ratio: ZLA seen-over-new prior in the loss (``exp`` of the logit boost given to seen
-        classes); seed: all randomness.
+        prior_ratio: ZLA prior of one new class over one seen class in the loss, as everywhere in the
+        library (below 1: the seen logits are raised by ``-log(prior_ratio)`` in training); seed: all randomness.
     """
 
     def __init__(self, hidden: int = 256, noise: int = 64, per_seen: int = 4, per_new: int = 16, steps: int = 200,
-                 batch: int = 256, lr: float = 1e-3, head_steps: int = 50, head_lr: float = 1e-3, prior_ratio: float = 4.0,
+                 batch: int = 256, lr: float = 1e-3, head_steps: int = 50, head_lr: float = 1e-3, prior_ratio: float = 0.25,
                  seed: int = 0) -> None:
         self.hidden, self.noise, self.per_seen, self.per_new = hidden, noise, per_seen, per_new
         self.steps, self.batch, self.lr, self.head_steps, self.head_lr = steps, batch, lr, head_steps, head_lr
@@ -98,7 +98,7 @@ class VMFGeneratorMapper:
         fake_labels = torch.arange(count).repeat_interleave(self.per_new)
         features = torch.cat([fake, self.features_])
         labels = torch.cat([fake_labels + self.weight_.shape[0], self.labels_])
-        seen_logits = features @ self.weight_.T + self.bias_ + math.log(self.prior_ratio)  # ZLA: seen favoured in training
+        seen_logits = features @ self.weight_.T + self.bias_ - math.log(self.prior_ratio)  # ZLA: seen favoured in training
         prototypes = F.normalize(fake.view(count, self.per_new, -1).mean(1), dim=1) * self.weight_.norm(dim=1).mean()
         weight = prototypes.clone().requires_grad_(True)
         bias = torch.full((count,), float(self.bias_.mean())).requires_grad_(True)
