@@ -143,14 +143,11 @@ def hub_offline() -> Iterator[None]:
 
 
 @contextmanager
-def hf_progress_bars(enabled: bool) -> Iterator[None]:
-    """Within the block, transformers' and huggingface_hub's progress bars are off unless ``enabled``.
+def no_hf_progress_bars() -> Iterator[None]:
+    """Within the block, transformers' and huggingface_hub's progress bars are off (the library shows its own).
 
     Their previous state is restored on exit, so nothing changes for the rest of the process.
     """
-    if enabled:
-        yield
-        return
     from huggingface_hub import utils as hub_utils
     from transformers.utils import logging as hf_logging
 

@@ -13,20 +13,17 @@ from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
 import click
-import torch
-
-from adapters import HeadError, StateDictHead, extend_state_dict, find_head_in_state_dict
 
 from . import __version__
-from .calibration import list_calibrations
-from .calibration.rules import prior_gamma
-from .calibration.stacking import labelled_images, model_logits, stacking_gamma
-from .checkpoint import label_names_from_metadata, load_weights, write_safetensors
+from .adapters import HeadError, StateDictHead, find_head_in_state_dict
+from .calibration import DEFAULT_CALIBRATION, list_calibrations
+from .checkpoint import load_weights, write_safetensors
 from .errors import InjectError
-from .mappers import DEFAULT_MAPPER, create_mapper, list_mappers
-from .names import default_seen_names, read_class_file, select_new_names
-from .rows import check_finite_head, check_gamma, predict_new_rows
-from .semantics import encode_names, resolve_encoder
+from .mappers import DEFAULT_MAPPER, list_mappers
+from .names import read_class_file
+from .pipeline import Request, inject_into
+from .rows import check_finite_head
+from .targets import StateDictTarget
 
 
 def default_output(model_path: Path) -> Path:
@@ -72,7 +69,7 @@ def run(
     force: bool = False,
     quiet: bool = False,
     allow_existing: bool = False,
-    calibration: str = "virtual",
+    calibration: str = DEFAULT_CALIBRATION,
     prior_ratio: float | None = None,
     calibrate_images: Path | None = None,
 ) -> tuple[Path, int, int]:
@@ -83,72 +80,27 @@ def run(
     """
     output = output or default_output(model_path)
     check_output(output, model_path, force)
-    check_gamma(gamma)
-    if prior_ratio is not None:
-        prior_gamma(prior_ratio)
     new_names = read_class_file(classes, "--classes file")
     known = read_class_file(seen_names, "--seen-names file") if seen_names else None
+    request = Request(new_names, known, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
+                      allow_existing, progress=not quiet, seen_from=f"--seen-names file '{seen_names}'")
+    request.check()
     tensors, metadata, head = load_head(model_path, head_key)
-    weight, bias = head.rows(tensors)  # effective rows: distillation branches combined, norms folded
-    names_from = f"--seen-names file '{seen_names}'" if seen_names else f"model file '{model_path}'"
-    if known is None:
-        known = label_names_from_metadata(metadata, names_from)
-    seen = default_seen_names(weight.shape[0], known, names_from)
-    new_names = select_new_names(new_names, seen, allow_existing)
-    photos = check_calibration_images(calibrate_images, metadata, model_path, bias is not None, gamma, seen + new_names)
-    text_encoder = resolve_encoder(encoder)
-    descriptors = encode_names(seen + new_names, text_encoder, progress=not quiet)
-    gamma = 0.0 if photos else gamma
-    rows = predict_new_rows(weight, bias, descriptors[: len(seen)], descriptors[len(seen) :], create_mapper(mapper),
-                            gamma, calibration, prior_ratio)
-    extended = extend_state_dict(tensors, head, rows.weight, rows.bias)
-    chosen = rows.calibration
-    if photos:
-        chosen = calibrate_on_images(extended, head, metadata["architecture"], len(seen), photos, quiet)
-    record = {"mapper": mapper, "encoder": text_encoder.name, "gamma": chosen.gamma, "calibration": chosen.record(),
-              "injected": len(new_names), "head": head.prefix, "version": __version__}
+    injection = inject_into(StateDictTarget(tensors, metadata, head, model_path), request)
+    names = injection.label_names
     try:
-        write_safetensors(output, extended, {
+        write_safetensors(output, injection.model, {
             **metadata,
-            "label_names": json.dumps(seen + new_names),
-            "num_classes": str(len(seen) + len(new_names)),
-            "inject": json.dumps(record),
+            "label_names": json.dumps(names),
+            "num_classes": str(len(names)),
+            "inject": json.dumps(injection.record),
         })
     except OSError as error:
         raise InjectError(
             f"cannot write output '{output}': {error.strerror or error}; check the folder is writable and has space"
         ) from error
-    return output, len(seen), len(new_names)
-
-
-def check_calibration_images(folder: Path | None, metadata: dict[str, str], model_path: Path, has_bias: bool,
-                             gamma: float | None, names: list[str]) -> tuple[list[Path], Any] | None:
-    """The labelled photos of ``--calibrate-images`` (paths, labels), checked before any work; ``None`` without it."""
-    if folder is None:
-        return None
-    if gamma is not None:
-        raise InjectError("give either --gamma or --calibrate-images, not both: the photos choose gamma")
-    if not has_bias:
-        raise InjectError(f"the head of '{model_path}' has no bias, so --calibrate-images has no offset to set")
-    if "architecture" not in metadata:
-        raise InjectError(f"--calibrate-images runs the model, but '{model_path}' has no 'architecture' metadata "
-                          "naming its timm model; use the Python API inject(model, ..., calibrate_images=DIR)")
-    return labelled_images(folder, names)
-
-
-def calibrate_on_images(extended: dict[str, Any], head: StateDictHead, architecture: str, seen: int,
-                        photos: tuple[list[Path], Any], quiet: bool):
-    """Run the extended model (timm ``architecture``) on the photos, choose gamma by stacking, add it to the new biases."""
-    import timm
-
-    num_classes = extended[head.bias_key].shape[0]
-    model = timm.create_model(architecture, pretrained=False, num_classes=num_classes)
-    model.load_state_dict(extended)
-    paths, labels = photos
-    chosen = stacking_gamma(model_logits(model, paths, progress=not quiet), labels, torch.arange(seen, num_classes))
-    extended[head.bias_key] = extended[head.bias_key].clone()
-    extended[head.bias_key][seen:] += chosen.gamma
-    return chosen
+    injected = injection.record["injected"]
+    return output, len(names) - injected, injected
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -209,7 +161,7 @@ class OneLineErrors(click.Command):
 @click.option("--encoder", default=None,
               help="sentence-transformers model folder, or a name in the local HF cache; nothing is downloaded "
                    "(default: packaged all-MiniLM-L6-v2).")
-@click.option("--calibration", type=click.Choice(list_calibrations()), default="virtual", show_default=True,
+@click.option("--calibration", type=click.Choice(list_calibrations()), default=DEFAULT_CALIBRATION, show_default=True,
               help="How the seen/unseen bias offset of the new classes is chosen without images: virtual features, "
                    "the margin rule, the ZLA prior (--prior-ratio) or none.")
 @click.option("--gamma", type=float, default=None,

@@ -31,6 +31,12 @@ class NewRows:
         """The seen/unseen offset added to every new bias."""
         return self.calibration.gamma
 
+    def with_calibration(self, chosen: Calibration) -> "NewRows":
+        """These rows with their offset replaced by ``chosen.gamma`` (heads with a bias only)."""
+        if self.bias is None:
+            raise InjectError("the head has no bias, so there is no offset to set")
+        return NewRows(self.weight, self.bias + (chosen.gamma - self.gamma), chosen)
+
 
 def head_rows(weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
     """``[W | b]``: ``[C, D + 1]``, the targets mappers learn (``b = 0`` for heads without bias)."""

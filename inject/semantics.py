@@ -18,8 +18,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from .errors import InjectError
+
+ENCODE_CHUNK = 256  # texts per encoder call: the progress bar's step
 
 TEMPLATES = (
     "{}",
@@ -54,16 +57,26 @@ class TextEncoder:
             self._model = self.load()
         return self._model
 
-    def encode(self, texts: Sequence[str], progress: bool = False) -> torch.Tensor:
-        """Unit-norm embeddings ``[N, E]`` of ``texts``; no progress bars (loading included) unless ``progress``."""
-        from .assets import hf_progress_bars
+    def encode(self, texts: Sequence[str], progress: bool = False, label: str | None = None) -> torch.Tensor:
+        """Unit-norm embeddings ``[N, E]`` of ``texts``.
 
-        with hf_progress_bars(progress):
-            vectors = self.model.encode(
-                list(texts), batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
-                show_progress_bar=progress,
-            )
-        return torch.from_numpy(np.ascontiguousarray(vectors, dtype=np.float32))
+        With ``progress``, one bar labelled ``label`` (default "encoding N texts") counts the texts; the
+        encoder's own bars (loading and batches) never show.
+        """
+        from .assets import no_hf_progress_bars
+
+        texts = list(texts)
+        parts = []
+        with no_hf_progress_bars():
+            model = self.model  # loaded before the bar opens: a load failure prints only its error
+            bar = tqdm(total=len(texts), desc=label or f"encoding {len(texts)} texts", unit="text", disable=not progress)
+            for start in range(0, len(texts), ENCODE_CHUNK):
+                chunk = texts[start : start + ENCODE_CHUNK]
+                parts.append(model.encode(chunk, batch_size=64, convert_to_numpy=True, normalize_embeddings=True,
+                                          show_progress_bar=False))
+                bar.update(len(chunk))
+            bar.close()
+        return torch.from_numpy(np.ascontiguousarray(np.concatenate(parts), dtype=np.float32))
 
 
 def resolve_encoder(encoder: "str | TextEncoder | Any | None") -> TextEncoder:
@@ -127,13 +140,19 @@ class EmbeddingCache:
             warnings.warn(f"embedding cache '{self.path}' not written ({reason}); set INJECT_CACHE_DIR", stacklevel=2)
 
 
-def encode_texts(texts: Sequence[str], encoder: TextEncoder, progress: bool = False, cache: bool = True) -> torch.Tensor:
-    """Unit-norm embeddings ``[N, E]`` of ``texts``; only texts missing from the cache are encoded."""
+def encode_texts(
+    texts: Sequence[str], encoder: TextEncoder, progress: bool = False, cache: bool = True,
+    label: Callable[[list[str]], str] | None = None,
+) -> torch.Tensor:
+    """Unit-norm embeddings ``[N, E]`` of ``texts``; only texts missing from the cache are encoded.
+
+    ``label`` names the progress bar from the texts that need encoding (default "encoding N texts").
+    """
     store = EmbeddingCache(encoder.name) if cache else None
     known = store.lookup(texts) if store else {}
     missing = list(dict.fromkeys(t for t in texts if t not in known))
     if missing:
-        fresh = encoder.encode(missing, progress=progress)
+        fresh = encoder.encode(missing, progress=progress, label=label(missing) if label else None)
         known.update(zip(missing, fresh))
         if store:
             store.add(missing, fresh)
@@ -150,7 +169,13 @@ def encode_names(
     """Descriptors ``[N, E]`` of class ``names``: mean of the template embeddings, re-normalised."""
     text_encoder = resolve_encoder(encoder)
     texts = [template.format(name) for name in names for template in templates]
-    vectors = encode_texts(texts, text_encoder, progress=progress, cache=cache)
+    name_of = dict(zip(texts, (name for name in names for _ in templates)))
+
+    def label(missing: list[str]) -> str:
+        count = len({name_of[text] for text in missing})
+        return f"encoding {count} name{'s' if count != 1 else ''}"
+
+    vectors = encode_texts(texts, text_encoder, progress=progress, cache=cache, label=label)
     return F.normalize(vectors.reshape(len(names), len(templates), -1).mean(1), dim=-1)
 
 

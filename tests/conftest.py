@@ -32,3 +32,35 @@ def real_encoder():
     encoder = resolve_encoder(None)
     encoder.model  # load now, so tests time their own work
     return encoder
+
+
+class TrigramEncoder:
+    """A deterministic stand-in for a sentence encoder (fast tests): hashed character-trigram counts.
+
+    Names that share spelling get similar vectors, so mappers have something to learn; nothing loads.
+    """
+
+    width = 64
+
+    def encode(self, texts, **_: object):
+        import hashlib
+
+        import numpy as np
+
+        vectors = np.zeros((len(texts), self.width), dtype=np.float32)
+        for row, text in enumerate(texts):
+            padded = f"  {text.lower()} "
+            for i in range(len(padded) - 2):
+                vectors[row, int(hashlib.md5(padded[i : i + 3].encode()).hexdigest(), 16) % self.width] += 1.0
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+
+
+@pytest.fixture
+def fake_encoder(monkeypatch):
+    """The trigram encoder, also made the pipeline's default (so the CLI uses it too)."""
+    from inject import pipeline
+    from inject.semantics import TextEncoder
+
+    encoder = TextEncoder("test-trigram-64", TrigramEncoder)
+    monkeypatch.setattr(pipeline, "resolve_encoder", lambda spec: encoder)
+    return encoder

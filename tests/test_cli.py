@@ -76,7 +76,7 @@ def test_seen_names_are_required_without_metadata_and_must_fit(tmp_path):
     assert code != 0 and "--seen-names" in output
     wrong = write(tmp_path / "seen.txt", "a\nb\n")
     code, output = run_cli(bare, "--classes", names, "--seen-names", wrong)
-    assert code != 0 and "has 2 label names but the head has 10 rows" in output
+    assert code != 0 and "--seen-names file '" + str(wrong) + "' has 2 names but the head has 10 rows" in output
 
 
 def test_output_equal_to_input_needs_force(tmp_path, small_model):
@@ -152,7 +152,7 @@ def test_calibration_options_are_recorded(tmp_path, small_model, real_encoder):
 @pytest.mark.parametrize(
     "options,message",
     [(["--prior-ratio", "-1"], "prior ratio (--prior-ratio) must be a positive finite number"),
-     (["--gamma", "1", "--calibrate-images", "."], "give either --gamma or --calibrate-images"),
+     (["--gamma", "1", "--calibrate-images", "."], "give either gamma (--gamma) or calibrate_images (--calibrate-images)"),
      (["--calibrate-images", "no-such-folder"], "calibration image folder 'no-such-folder' does not exist")],
     ids=["bad-prior", "gamma-and-images", "missing-folder"],
 )

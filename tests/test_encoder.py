@@ -51,6 +51,7 @@ def test_the_default_encoder_loads_offline_and_is_silent_unless_asked(capfd, no_
     quiet = encoder.encode(["a photo of an okapi."], progress=False)  # loads the model: no "Loading weights" bar
     assert capfd.readouterr().err == "" and no_network == []
     assert hf_logging.is_progress_bar_enabled()  # the quiet load left the global setting as it was
-    loud = encoder.encode(["a photo of an okapi."], progress=True)
-    assert "Batches" in capfd.readouterr().err
+    loud = encoder.encode(["a photo of an okapi."], progress=True, label="encoding 1 name")
+    shown = capfd.readouterr().err
+    assert "encoding 1 name" in shown and "Batches" not in shown  # one labelled bar, not the encoder's own
     assert quiet.shape == (1, 384) and (quiet == loud).all()

@@ -1,0 +1,152 @@
+"""The injection pipeline, written once for the API and the CLI.
+
+classes -> descriptors -> mapper rows -> seen/unseen offset -> extended head + record. The model side
+is a ``Target`` (``inject.targets``): a module in memory or a state dict from a file.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Generic, Sequence
+
+import torch
+
+from . import __version__
+from .calibration.base import CALIBRATIONS, DEFAULT_CALIBRATION, Calibration
+from .calibration.rules import prior_gamma
+from .calibration.stacking import stacking_gamma
+from .errors import InjectError
+from .images import labelled_images
+from .mappers.base import DEFAULT_MAPPER, MAPPERS, create_mapper
+from .names import default_seen_names, select_new_names
+from .rows import NewRows, check_gamma, predict_new_rows
+from .semantics import as_descriptors, encode_names, resolve_encoder
+from .targets import Model, Target
+
+
+@dataclass(frozen=True)
+class Request:
+    """What to inject and how: everything but the model.
+
+    Attributes:
+        new: ``K`` new class names, or a ``[K, E]`` array of descriptors.
+        seen: the ``C`` seen class names (default: the model's labels), or ``[C, E]`` descriptors
+            when ``new`` is an array.
+        mapper / calibration: registered names (``--mapper`` / ``--calibration``).
+        encoder: sentence encoder for names (``None``: the packaged default).
+        gamma: a fixed seen/unseen offset; prior_ratio: prior of one new class over one seen class.
+        calibrate_images: a folder of labelled photos that chooses the offset instead.
+        allow_existing: skip new names the model already has instead of failing.
+        progress: show progress bars.
+        seen_from: where ``seen`` came from, for messages (the CLI names its ``--seen-names`` file).
+    """
+
+    new: Any
+    seen: Any = None
+    mapper: str = DEFAULT_MAPPER
+    encoder: Any = None
+    gamma: float | None = None
+    calibration: str = DEFAULT_CALIBRATION
+    prior_ratio: float | None = None
+    calibrate_images: str | os.PathLike | None = None
+    allow_existing: bool = False
+    progress: bool = False
+    seen_from: str = "seen"
+
+    def check(self) -> None:
+        """Refuse bad options before any work (the encoder and the fit are the slow parts)."""
+        MAPPERS.get(self.mapper)
+        CALIBRATIONS.get(self.calibration)
+        check_gamma(self.gamma)
+        if self.prior_ratio is not None:
+            prior_gamma(self.prior_ratio)
+        if self.calibrate_images is not None and self.gamma is not None:
+            raise InjectError("give either gamma (--gamma) or calibrate_images (--calibrate-images), not both: "
+                              "the photos choose gamma")
+
+
+@dataclass(frozen=True)
+class Classes:
+    """Names and descriptors of both sides: ``seen`` ``[C, E]``, ``new`` ``[K, E]``, and the encoder's name."""
+
+    seen_names: list[str]
+    new_names: list[str]
+    seen: torch.Tensor
+    new: torch.Tensor
+    encoder: str
+
+
+@dataclass(frozen=True)
+class Injection(Generic[Model]):
+    """The pipeline's result: the extended model, all ``C + K`` label names, and the record it carries."""
+
+    model: Model
+    label_names: list[str]
+    record: dict[str, Any]
+
+
+def _is_names(classes: Any) -> bool:
+    return isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes)
+
+
+def describe(request: Request, target: Target, num_classes: int) -> Classes:
+    """Descriptors of the seen and new classes, from names (encoded) or from the arrays given."""
+    if isinstance(request.new, str):
+        raise InjectError(f"new must be a list of class names, not the string '{request.new}'; write [{request.new!r}]")
+    if _is_names(request.new):
+        if request.seen is not None and not _is_names(request.seen):
+            raise InjectError("new classes are names, so seen must be names too (or None)")
+        if request.seen is not None and len(request.seen) != num_classes:
+            raise InjectError(f"{request.seen_from} has {len(request.seen)} names but the head has {num_classes} rows; "
+                              "give one per head row, in row order")
+        known = list(request.seen) if request.seen is not None else target.known_labels()
+        seen_names = default_seen_names(num_classes, known, target.where)
+        new_names = select_new_names(list(request.new), seen_names, request.allow_existing)
+        encoder = resolve_encoder(request.encoder)
+        encoded = encode_names(seen_names + new_names, encoder, progress=request.progress)
+        return Classes(seen_names, new_names, encoded[:num_classes], encoded[num_classes:], encoder.name)
+    if request.seen is None or _is_names(request.seen):
+        raise InjectError("new classes are descriptor vectors, so seen must be vectors of the same width, one per head row")
+    new, seen = as_descriptors(request.new, "new descriptors"), as_descriptors(request.seen, "seen descriptors")
+    try:
+        seen_names = default_seen_names(num_classes, target.known_labels(), target.where)
+    except InjectError:
+        seen_names = [f"class_{i}" for i in range(num_classes)]
+    return Classes(seen_names, [f"new_{i}" for i in range(new.shape[0])], seen, new, "precomputed")
+
+
+def _photos(request: Request, target: Target, has_bias: bool, names: Sequence[str]):
+    """The labelled photos of ``calibrate_images`` (paths, labels), checked before any fit; ``None`` without."""
+    if request.calibrate_images is None:
+        return None
+    if not has_bias:
+        raise InjectError(f"head '{target.head_path}' of {target.where} has no bias, so calibrate_images "
+                          "(--calibrate-images) has no offset to set; leave it out")
+    target.check_runnable()
+    return labelled_images(request.calibrate_images, names)
+
+
+def _on_photos(target: Target, rows: NewRows, photos, seen: int, progress: bool) -> Calibration:
+    """Calibrated stacking: run a trial model with the un-offset rows on the photos, choose gamma there."""
+    paths, labels = photos
+    trial = target.extended(rows.weight, rows.bias, final=False)
+    new = torch.arange(seen, seen + rows.weight.shape[0])
+    return stacking_gamma(target.logits(trial, paths, progress), labels, new)
+
+
+def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
+    """Run the whole pipeline on ``target``; every write goes through the target's adapters."""
+    request.check()
+    weight, bias = target.rows()
+    classes = describe(request, target, weight.shape[0])
+    photos = _photos(request, target, bias is not None, classes.seen_names + classes.new_names)
+    gamma = 0.0 if photos else request.gamma
+    rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper), gamma,
+                            request.calibration, request.prior_ratio)
+    if photos:
+        rows = rows.with_calibration(_on_photos(target, rows, photos, weight.shape[0], request.progress))
+    record = {"mapper": request.mapper, "encoder": classes.encoder, "gamma": rows.gamma,
+              "calibration": rows.calibration.record(), "injected": len(classes.new_names),
+              "head": target.head_path, "version": __version__}
+    model = target.extended(rows.weight, rows.bias, final=True)
+    return Injection(model, classes.seen_names + classes.new_names, record)
