@@ -29,10 +29,34 @@ def read_class_file(path: str | os.PathLike, what: str = "class file") -> list[s
     return names
 
 
+def same_class(a: str, b: str) -> bool:
+    """Whether two class names name one class: equal but for case and spaces.
+
+    Unless WordNet spells them as different nouns, case included: ImageNet-1K has ``Cardigan`` (the
+    corgi) and ``cardigan`` (the sweater), and a head that holds one can take the other.
+    """
+    if " ".join(a.split()) == " ".join(b.split()):
+        return True
+    if " ".join(a.split()).casefold() != " ".join(b.split()).casefold():
+        return False
+    from .knowledge.resolve import exact_senses
+
+    senses_a, senses_b = exact_senses(a), exact_senses(b)
+    return not (senses_a and senses_b and senses_a.isdisjoint(senses_b))
+
+
+def _by_fold(names: Sequence[str]) -> dict[str, list[str]]:
+    """Names grouped by their case- and space-folded spelling (only names in one group can be one class)."""
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(" ".join(name.split()).casefold(), []).append(name)
+    return groups
+
+
 def _existing(new: Sequence[str], seen: Sequence[str]) -> list[str]:
-    """The names of ``new`` that are already in ``seen`` (case- and space-insensitive)."""
-    seen_folded = {name.strip().casefold() for name in seen}
-    return [name for name in new if name.strip().casefold() in seen_folded]
+    """The names of ``new`` that are already in ``seen`` (see ``same_class``)."""
+    groups = _by_fold(seen)
+    return [name for name in new if any(same_class(name, s) for s in groups.get(" ".join(name.split()).casefold(), []))]
 
 
 def check_names(new: Sequence[str], seen: Sequence[str]) -> None:
@@ -42,8 +66,8 @@ def check_names(new: Sequence[str], seen: Sequence[str]) -> None:
     blank = [i for i, name in enumerate(new) if not name.strip()]
     if blank:
         raise InjectError(f"new class name #{blank[0] + 1} is blank; every new class needs a name")
-    folded = [name.strip().casefold() for name in new]
-    duplicates = sorted({name for name, f in zip(new, folded) if folded.count(f) > 1})
+    duplicates = sorted({a for group in _by_fold(new).values() for i, a in enumerate(group)
+                         for j, b in enumerate(group) if i != j and same_class(a, b)})
     if duplicates:
         raise InjectError(f"duplicate new class names: {', '.join(duplicates)}; list each class once")
     existing = _existing(new, seen)
