@@ -24,6 +24,28 @@ def _private_embedding_cache(tmp_path_factory):
     os.environ["INJECT_CACHE_DIR"] = str(tmp_path_factory.mktemp("embedding-cache"))
 
 
+def pytest_configure(config):
+    """Torch runs the tests on one thread unless INJECT_TEST_THREADS says otherwise (0: torch's default).
+
+    The tests run many tiny ops; on a shared 2-core machine every op of a 2-thread pool waits for a
+    descheduled worker, which made the fast lane 10-20x slower. CI sets 0, so the bit-exact checks
+    also run on torch's multi-threaded kernels.
+    """
+    import torch
+
+    threads = int(os.environ.get("INJECT_TEST_THREADS", "1"))
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
+def pytest_collection_modifyitems(items):
+    """Loading the real encoder or real assets takes seconds: such tests are never in the fast lane
+    (``-m "not slow"``), even where a test module forgets the mark."""
+    for item in items:
+        if "real_encoder" in getattr(item, "fixturenames", ()) or item.get_closest_marker("real"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def real_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once per session (the real default encoder)."""

@@ -33,12 +33,15 @@ def _torchvision(name: str) -> nn.Module:
     return torchvision.models.get_model(name, weights=None).eval()
 
 
-CASES = [(f"timm/{n}", _timm, n, p) for n, p in TIMM_HEADS.items()] + [
-    (f"torchvision/{n}", _torchvision, n, p) for n, p in TORCHVISION_HEADS.items()
+FAST = {"timm/resnet18", "torchvision/squeezenet1_0"}  # a Linear head and a 1x1-conv head; the rest: -m slow
+CASES = [
+    pytest.param(build, name, path, id=case, marks=[] if case in FAST else [pytest.mark.slow])
+    for case, build, name, path in [(f"timm/{n}", _timm, n, p) for n, p in TIMM_HEADS.items()]
+    + [(f"torchvision/{n}", _torchvision, n, p) for n, p in TORCHVISION_HEADS.items()]
 ]
 
 
-@pytest.mark.parametrize("build,name,path", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize("build,name,path", CASES)
 def test_inject_keeps_seen_logits_and_adds_outputs(build, name, path):
     torch.manual_seed(0)
     model = build(name)

@@ -23,11 +23,6 @@ def model():
     return Tiny().eval()
 
 
-@pytest.fixture
-def encoder(real_encoder):
-    return real_encoder
-
-
 @pytest.mark.parametrize(
     "new,kwargs,message",
     [
@@ -46,9 +41,9 @@ def encoder(real_encoder):
     ids=["width", "seen-count", "no-seen-vectors", "nan", "gamma-inf", "strings-as-vectors", "one-string",
          "duplicates", "seen-names-count", "existing", "all-existing"],
 )
-def test_bad_api_input_raises_inject_error(model, encoder, new, kwargs, message):
+def test_bad_api_input_raises_inject_error(model, fake_encoder, new, kwargs, message):
     with pytest.raises(InjectError, match=message):
-        inject.inject(model, new, encoder=encoder, **kwargs)
+        inject.inject(model, new, encoder=fake_encoder, **kwargs)
 
 
 def test_a_nan_head_is_refused(model):
@@ -58,9 +53,9 @@ def test_a_nan_head_is_refused(model):
         inject.inject(model, torch.randn(2, 4), seen=torch.randn(6, 4))
 
 
-def test_allow_existing_skips_with_a_warning(model, encoder):
+def test_allow_existing_skips_with_a_warning(model, fake_encoder):
     with pytest.warns(UserWarning, match="skipped names already among the model's classes: Class 2"):
-        extended = inject.inject(model, ["okapi", "Class 2"], encoder=encoder, allow_existing=True)
+        extended = inject.inject(model, ["okapi", "Class 2"], encoder=fake_encoder, allow_existing=True)
     assert inject.labels(extended) == model.label_names + ["okapi"]
     assert extended.fc.weight.shape == (7, 8)
 

@@ -20,7 +20,7 @@ from inject.metrics import gzsl, seen_unseen_curve
 from inject.rows import head_rows, predict_new_rows
 
 
-@pytest.mark.parametrize("dim,kappa", [(3, 2.0), (64, 30.0), (1280, 405.0)])
+@pytest.mark.parametrize("dim,kappa", [(3, 2.0), (64, 30.0), pytest.param(1280, 405.0, marks=pytest.mark.slow)])
 def test_cosines_match_scipy_and_the_bessel_mean(dim, kappa):
     ours = sample_cosines(np.full(20000, kappa), dim, np.random.default_rng(0))
     scipys = vonmises_fisher(np.eye(dim)[0], kappa).rvs(4000, random_state=np.random.default_rng(1))[:, 0]

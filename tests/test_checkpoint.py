@@ -128,6 +128,7 @@ CHILD = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # a child interpreter that imports torch, per case
 @pytest.mark.parametrize(
     "where,sig", [("mid-write", signal.SIGKILL), ("before-rename", signal.SIGKILL), ("mid-write", signal.SIGTERM)],
     ids=["sigkill-mid-write", "sigkill-before-rename", "sigterm-mid-write"],

@@ -21,7 +21,11 @@ TORCHVISION = [
     "googlenet", "inception_v3", "squeezenet1_0", "maxvit_t", "vgg11", "densenet121", "mobilenet_v3_small",
     "resnet18", "vit_b_16", "swin_t", "efficientnet_b0", "shufflenet_v2_x0_5", "regnet_y_400mf",
 ]
-CASES = [("timm", n) for n in TIMM] + [("torchvision", n) for n in TORCHVISION]
+FAST = {("timm", "resnet18"), ("torchvision", "squeezenet1_0")}  # the fast lane's sample; all of them: -m slow
+CASES = [
+    pytest.param(library, name, id=f"{library}/{name}", marks=[] if (library, name) in FAST else [pytest.mark.slow])
+    for library, name in [("timm", n) for n in TIMM] + [("torchvision", n) for n in TORCHVISION]
+]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -38,13 +42,14 @@ def checked(library: str, name: str) -> dict:
     return coverage.check_model(library, name)
 
 
-@pytest.mark.parametrize("library,name", CASES, ids=[f"{lib}/{n}" for lib, n in CASES])
+@pytest.mark.parametrize("library,name", CASES)
 def test_model_passes_every_check(library, name):
     result = checked(library, name)
     assert result["status"] == "pass", result["reason"]
     assert result["trace"] == "ok"
 
 
+@pytest.mark.slow
 def test_distilled_heads_are_both_extended():
     result = checked("timm", "deit_tiny_distilled_patch16_224")
     assert result["head"] == ["head", "head_dist"]
@@ -52,6 +57,7 @@ def test_distilled_heads_are_both_extended():
     assert levit["head"] == ["head.linear", "head_dist.linear"] and levit["norm"] is True
 
 
+@pytest.mark.slow
 def test_no_bias_head_and_aux_heads_are_reported():
     maxvit = checked("torchvision", "maxvit_t")
     assert maxvit["status"] == "pass" and maxvit["bias"] is False
@@ -70,6 +76,7 @@ def _crash() -> dict:
     os._exit(3)
 
 
+@pytest.mark.slow
 def test_norm_linear_named_l_and_multi_stage_heads_agree_between_module_and_state_dict():
     iformer = checked("timm", "iformer_t")  # RepViT-style NormLinear: bn + l
     assert iformer["status"] == "pass" and iformer["norm"] is True and iformer["head"] == ["head.head.l"]

@@ -20,19 +20,26 @@ def small_problem(seed=0, classes=12, width=24, features=12, new=3):
     return weight, bias, descriptors[:classes], descriptors[classes:]
 
 
-@pytest.mark.parametrize("name", list_mappers())
-def test_every_mapper_gives_bit_identical_rows_twice(name):
+# hypernet and icis-paper take seconds in their default configurations (-m slow); short trainings of
+# them keep both in the fast lane
+SHORT = {"hypernet": {"hidden": 64, "steps": 20}, "icis-paper": {"hidden": 256, "epochs": 30}}
+MAPPER_CONFIGS = [pytest.param(name, {}, id=name, marks=[pytest.mark.slow] if name in SHORT else [])
+                  for name in list_mappers()] + [pytest.param(name, kwargs, id=f"{name}-short") for name, kwargs in SHORT.items()]
+
+
+@pytest.mark.parametrize("name,kwargs", MAPPER_CONFIGS)
+def test_every_mapper_gives_bit_identical_rows_twice(name, kwargs):
     problem = small_problem()  # 12 classes: one mini-batch per epoch keeps ICIS's training short
     results = []
     for global_seed in (1, 2):  # the global RNG must not matter, only the mapper's own seed
         torch.manual_seed(global_seed)
-        results.append(predict_new_rows(*problem, create_mapper(name)))
+        results.append(predict_new_rows(*problem, create_mapper(name, **kwargs)))
     first, second = results
     assert torch.equal(first.weight, second.weight) and torch.equal(first.bias, second.bias)
     assert first.gamma == second.gamma
 
 
-def test_the_cli_writes_byte_identical_files_for_the_same_inputs(tmp_path, real_encoder):
+def test_the_cli_writes_byte_identical_files_for_the_same_inputs(tmp_path, fake_encoder):
     weight, bias, _, _ = small_problem(classes=40)
     labels = json.dumps([f"class {i}" for i in range(40)])
     write_safetensors(tmp_path / "model.safetensors", {"fc.weight": weight, "fc.bias": bias}, {"label_names": labels})

@@ -8,7 +8,7 @@ from inject.assets import load_sentence_encoder
 from inject.errors import InjectError
 from inject.semantics import resolve_encoder
 
-pytestmark = pytest.mark.real  # imports sentence-transformers and loads the packaged all-MiniLM-L6-v2
+pytestmark = [pytest.mark.real, pytest.mark.slow]  # imports sentence-transformers, loads the packaged all-MiniLM-L6-v2
 
 
 @pytest.fixture

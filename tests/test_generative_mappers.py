@@ -1,4 +1,5 @@
 """vmf-gen and hypernet: the properties their papers rely on, on small synthetic heads."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -26,6 +27,7 @@ def test_hypernetwork_is_permutation_equivariant_and_uses_the_set():
         assert not torch.allclose(net(z)[0], net(others_changed)[0])  # a row depends on the other classes
 
 
+@pytest.mark.slow  # full default trainings
 def test_hypernet_and_vmf_gen_predict_rows_that_point_the_right_way():
     seen_x, seen_y, new_x, new_y = structured_head()
     for name in ("hypernet", "vmf-gen"):

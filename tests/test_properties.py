@@ -5,6 +5,7 @@ multiply: on real heads (1000 classes, every architecture in test_adapters) they
 but for some tiny or odd head widths MKL's tail kernels round the last bit differently, so here
 they are compared to float rounding.
 """
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -24,18 +25,7 @@ class TinyClassifier(nn.Module):
         return self.fc(x).flatten(1) if isinstance(self.fc, nn.Conv2d) else self.fc(x.flatten(1))
 
 
-@settings(max_examples=25, deadline=None)
-@given(
-    features=st.integers(2, 64),
-    classes=st.integers(3, 40),
-    new=st.integers(1, 12),
-    width=st.integers(2, 16),
-    bias=st.booleans(),
-    conv=st.booleans(),
-    mapper=st.sampled_from(inject.list_mappers()),
-    seed=st.integers(0, 2**16),
-)
-def test_injection_invariants(features, classes, new, width, bias, conv, mapper, seed):
+def check_injection_invariants(features, classes, new, width, bias, conv, mapper, seed):
     torch.manual_seed(seed)
     model = TinyClassifier(features, classes, bias, conv).eval()
     seen_names = [f"seen {i}" for i in range(classes)]
@@ -52,3 +42,28 @@ def test_injection_invariants(features, classes, new, width, bias, conv, mapper,
     names = inject.labels(extended)
     assert names[:classes] == seen_names and len(names) == classes + new
     assert torch.isfinite(after).all()
+
+
+HEADS = dict(
+    features=st.integers(2, 64),
+    classes=st.integers(3, 40),
+    new=st.integers(1, 12),
+    width=st.integers(2, 16),
+    bias=st.booleans(),
+    conv=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+FAST_MAPPERS = ["conse", "crafted"]  # training-free: milliseconds per example
+
+
+@settings(max_examples=25, deadline=None)
+@given(mapper=st.sampled_from(FAST_MAPPERS), **HEADS)
+def test_injection_invariants(features, classes, new, width, bias, conv, mapper, seed):
+    check_injection_invariants(features, classes, new, width, bias, conv, mapper, seed)
+
+
+@pytest.mark.slow  # the trained mappers' default configurations, 25 examples
+@settings(max_examples=25, deadline=None)
+@given(mapper=st.sampled_from(inject.list_mappers()), **HEADS)
+def test_injection_invariants_for_every_mapper(features, classes, new, width, bias, conv, mapper, seed):
+    check_injection_invariants(features, classes, new, width, bias, conv, mapper, seed)

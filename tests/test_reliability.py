@@ -19,7 +19,7 @@ _spec.loader.exec_module(table)
 
 NEEDS_ENCODER = {"--encoder not available offline", "--encoder folder is not a model"}  # import sentence-transformers
 CASES = [
-    pytest.param(case, args, id=case, marks=[pytest.mark.real] if case in NEEDS_ENCODER else [])
+    pytest.param(case, args, id=case, marks=[pytest.mark.real, pytest.mark.slow] if case in NEEDS_ENCODER else [])
     for case, args in table.CASES
 ]
 

@@ -10,24 +10,32 @@ def shapes_of(model):
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def on_meta(build):
+    """Build the model's tensors on the meta device: shapes only, no memory, no random init (fast)."""
+    import torch
+
+    with torch.device("meta"):
+        return build()
+
+
 @pytest.mark.parametrize(
-    "model,prefix",
-    [
-        (torchvision.models.mobilenet_v3_small(), "classifier.3"),  # classifier.0 is a hidden layer
-        (torchvision.models.vgg11(), "classifier.6"),
-        (torchvision.models.squeezenet1_0(), "classifier.1"),
-        (timm.create_model("convnext_atto"), "head.fc"),
-        (timm.create_model("vit_tiny_patch16_224"), "head"),
+    "build,prefix",
+    [  # builders, called in the test: nothing is built while collecting
+        (torchvision.models.mobilenet_v3_small, "classifier.3"),  # classifier.0 is a hidden layer
+        (torchvision.models.vgg11, "classifier.6"),
+        (torchvision.models.squeezenet1_0, "classifier.1"),
+        (lambda: timm.create_model("convnext_atto"), "head.fc"),
+        (lambda: timm.create_model("vit_tiny_patch16_224"), "head"),
     ],
     ids=["mobilenet_v3_small", "vgg11", "squeezenet1_0", "convnext_atto", "vit_tiny"],
 )
-def test_key_heuristic_finds_the_final_layer(model, prefix):
-    head = find_head_in_state_dict(shapes_of(model))
+def test_key_heuristic_finds_the_final_layer(build, prefix):
+    head = find_head_in_state_dict(shapes_of(on_meta(build)))
     assert head.prefix == prefix and head.weight_key == f"{prefix}.weight"
 
 
 def test_architecture_metadata_names_the_head():
-    shapes = shapes_of(timm.create_model("mobilenetv3_small_100"))
+    shapes = shapes_of(on_meta(lambda: timm.create_model("mobilenetv3_small_100")))
     head = find_head_in_state_dict(shapes, {"architecture": "mobilenetv3_small_100"})
     assert head.prefix == "classifier" and head.bias_key == "classifier.bias"
 
@@ -52,7 +60,7 @@ def test_distilled_and_norm_heads_are_found_whole():
 
     from inject.adapters import extend_state_dict, find_head
 
-    deit = find_head_in_state_dict(shapes_of(timm.create_model("deit_tiny_distilled_patch16_224")))
+    deit = find_head_in_state_dict(shapes_of(on_meta(lambda: timm.create_model("deit_tiny_distilled_patch16_224"))))
     assert deit.prefixes == ("head", "head_dist")
     model = timm.create_model("levit_128s").eval()
     state = model.state_dict()
