@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from torch import nn
 
@@ -13,7 +13,7 @@ from .checkpoint import write_safetensors
 from .errors import InjectError
 from .mappers.base import DEFAULT_MAPPER
 from .names import default_seen_names
-from .pipeline import Request, inject_into
+from .pipeline import DEFAULT_DESCRIPTORS, Request, inject_into
 from .targets import ModuleTarget
 
 Classes = "Sequence[str] | Any"  # class names, or a 2-D array/tensor of descriptors
@@ -53,6 +53,8 @@ def inject(
     inplace: bool = False,
     progress: bool = False,
     allow_existing: bool = False,
+    descriptions: Mapping[str, Sequence[str]] | None = None,
+    descriptors: str = DEFAULT_DESCRIPTORS,
 ) -> nn.Module:
     """Return ``model`` with one more output per new class, predicted without images.
 
@@ -74,12 +76,18 @@ def inject(
         progress: show a progress bar while names are encoded (and photos run).
         allow_existing: skip new names that are already seen classes (with a ``UserWarning``)
             instead of raising ``InjectError``; it is still raised if no name is left.
+        descriptions: ``{new name: [free texts]}``, e.g. ``{"okapi": ["a forest giraffe with striped legs"]}``:
+            encoded with the name's WordNet gloss.
+        descriptors: ``"knowledge"`` (default: each name resolved to a WordNet synset; its name, gloss,
+            hierarchy and descriptions combined with weights fitted on the seen rows) or ``"names"``
+            (the name alone, through prompt templates).
 
     The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives
-    the ``C + K`` names and ``result.pretrained_cfg['inject']`` (or ``result.inject``) the record.
+    the ``C + K`` names and ``result.pretrained_cfg['inject']`` (or ``result.inject``) the record,
+    including each new name's synset and how it was found.
     """
     request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
-                      allow_existing, progress)
+                      allow_existing, progress, descriptions=descriptions, descriptors=descriptors)
     injection = inject_into(ModuleTarget(model, find_head(model), inplace), request)
     _attach(injection.model, label_names=injection.label_names, inject=injection.record)
     return injection.model

@@ -20,8 +20,8 @@ from .calibration import DEFAULT_CALIBRATION, list_calibrations
 from .checkpoint import load_weights, write_safetensors
 from .errors import InjectError
 from .mappers import DEFAULT_MAPPER, list_mappers
-from .names import read_class_file
-from .pipeline import Request, inject_into
+from .names import read_class_file, split_descriptions
+from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection, Request, inject_into
 from .rows import check_finite_head
 from .targets import StateDictTarget
 
@@ -63,27 +63,22 @@ def run(
     output: Path | None = None,
     seen_names: Path | None = None,
     head_key: str | None = None,
-    mapper: str = DEFAULT_MAPPER,
-    encoder: str | None = None,
-    gamma: float | None = None,
     force: bool = False,
     quiet: bool = False,
-    allow_existing: bool = False,
-    calibration: str = DEFAULT_CALIBRATION,
-    prior_ratio: float | None = None,
-    calibrate_images: Path | None = None,
-) -> tuple[Path, int, int]:
-    """The CLI's work as a function: returns (output path, seen classes, injected classes).
+    **options: Any,
+) -> tuple[Path, Injection]:
+    """The CLI's work as a function: returns (output path, the injection).
 
-    Every input is checked before the sentence encoder runs; names skipped by ``allow_existing``
-    are reported with ``warnings.warn`` (``main`` prints them as notes).
+    ``options`` are ``inject.pipeline.Request`` fields (mapper, encoder, gamma, calibration, ...). Every
+    input is checked before the sentence encoder runs; names skipped by ``allow_existing`` are
+    reported with ``warnings.warn`` (``main`` prints them as notes).
     """
     output = output or default_output(model_path)
     check_output(output, model_path, force)
-    new_names = read_class_file(classes, "--classes file")
+    new_names, descriptions = split_descriptions(read_class_file(classes, "--classes file"))
     known = read_class_file(seen_names, "--seen-names file") if seen_names else None
-    request = Request(new_names, known, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
-                      allow_existing, progress=not quiet, seen_from=f"--seen-names file '{seen_names}'")
+    request = Request(new_names, known, progress=not quiet, seen_from=f"--seen-names file '{seen_names}'",
+                      descriptions=descriptions or None, **options)
     request.check()
     tensors, metadata, head = load_head(model_path, head_key)
     injection = inject_into(StateDictTarget(tensors, metadata, head, model_path), request)
@@ -99,8 +94,17 @@ def run(
         raise InjectError(
             f"cannot write output '{output}': {error.strerror or error}; check the folder is writable and has space"
         ) from error
-    injected = injection.record["injected"]
-    return output, len(names) - injected, injected
+    return output, injection
+
+
+def explanation(injection: Injection) -> list[str]:
+    """``--explain``: one line per new class, what its name was taken to mean and its nearest seen classes."""
+    lines = []
+    for item in injection.explained:
+        meaning = (f"{item['wnid']} ({item['how']}): {item['gloss']}" if item["wnid"]
+                   else "not in WordNet: described by its name (and descriptions) alone")
+        lines.append(f"{item['name']} -> {meaning} | nearest seen: {', '.join(item['nearest_seen'])}")
+    return lines
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -149,7 +153,8 @@ class OneLineErrors(click.Command):
 @click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("model_path", metavar="MODEL.safetensors", type=click.Path(path_type=Path))
 @click.option("--classes", "classes", required=True, type=click.Path(path_type=Path),
-              help="UTF-8 text file with one new class name per line.")
+              help="UTF-8 text file, one new class per line: a name, a WordNet id (n02391049), 'name (n02391049)', "
+                   "or 'name: a sentence describing it' (lines of one name add up).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Where to write the extended model, a .safetensors file (default: MODEL-injected.safetensors).")
 @click.option("--seen-names", type=click.Path(path_type=Path), default=None,
@@ -171,24 +176,35 @@ class OneLineErrors(click.Command):
 @click.option("--calibrate-images", type=click.Path(path_type=Path), default=None,
               help="Folder of labelled photos (one subfolder per seen or new class): choose the offset on them "
                    "by calibrated stacking instead (needs 'architecture' metadata).")
+@click.option("--descriptors", type=click.Choice(DESCRIPTORS), default=DEFAULT_DESCRIPTORS, show_default=True,
+              help="What a name means: 'knowledge' resolves it to a WordNet synset and combines name, gloss, "
+                   "hierarchy and descriptions with weights fitted on the seen classes; 'names' encodes the name alone.")
+@click.option("--explain", is_flag=True,
+              help="Print, per new class, the WordNet synset its name was taken to mean and its nearest seen classes.")
 @click.option("--allow-existing", is_flag=True,
               help="Skip new names that are already classes of the model (with a note) instead of failing.")
 @click.option("--force", is_flag=True, help="Allow the output to replace the input file.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
-         calibrate_images, allow_existing, force, quiet) -> None:
+         calibrate_images, descriptors, explain, allow_existing, force, quiet) -> None:
     """Add the classes named in --classes to the classifier in MODEL.safetensors (or .pth), without images."""
     start = time.perf_counter()
     with warnings.catch_warnings(), _sigterm_exits():
         warnings.showwarning = _note
         warnings.filterwarnings("always", module=r"inject\b")  # every run notes its skipped names
         try:
-            written, seen, injected = run(model_path, classes, output, seen_names, head_key, mapper, encoder,
-                                          gamma, force, quiet, allow_existing, calibration, prior_ratio, calibrate_images)
+            written, injection = run(model_path, classes, output, seen_names, head_key, force, quiet, mapper=mapper,
+                                     encoder=encoder, gamma=gamma, calibration=calibration, prior_ratio=prior_ratio,
+                                     calibrate_images=calibrate_images, descriptors=descriptors,
+                                     allow_existing=allow_existing)
         except (InjectError, HeadError) as error:
             fail(str(error))
+    for line in explanation(injection) if explain else []:
+        click.echo(line)
     if not quiet:
+        injected = injection.record["injected"]
+        seen = len(injection.label_names) - injected
         click.echo(f"injected {injected} classes into a {seen}-class head -> {written} "
                    f"({seen + injected} outputs, {time.perf_counter() - start:.1f} s)")
 

@@ -45,6 +45,26 @@ def same_class(a: str, b: str) -> bool:
     return not (senses_a and senses_b and senses_a.isdisjoint(senses_b))
 
 
+def split_descriptions(lines: Sequence[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """(names, ``{name: [texts]}``) from class-file lines, each ``name`` or ``name: free text``.
+
+    A name's texts gather from every ``name: text`` line (in order); it is listed once, where it first
+    appears. Repeated plain lines stay repeated, so ``check_names`` refuses them as duplicates.
+    """
+    names: list[str] = []
+    descriptions: dict[str, list[str]] = {}
+    for line in lines:
+        name, separator, text = line.partition(": ")
+        name, text = name.strip(), text.strip()
+        if separator and name and text:
+            if name not in descriptions and name not in names:
+                names.append(name)
+            descriptions.setdefault(name, []).append(text)
+        elif line.strip() not in descriptions:
+            names.append(line.strip())
+    return names, descriptions
+
+
 def _by_fold(names: Sequence[str]) -> dict[str, list[str]]:
     """Names grouped by their case- and space-folded spelling (only names in one group can be one class)."""
     groups: dict[str, list[str]] = {}

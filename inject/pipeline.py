@@ -6,8 +6,8 @@ is a ``Target`` (``inject.targets``): a module in memory or a state dict from a 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Generic, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Mapping, Sequence
 
 import torch
 
@@ -17,11 +17,15 @@ from .calibration.rules import prior_gamma
 from .calibration.stacking import stacking_gamma
 from .errors import InjectError
 from .images import labelled_images
+from .knowledge.classes import known_class_descriptors
 from .mappers.base import DEFAULT_MAPPER, MAPPERS, create_mapper
 from .names import default_seen_names, select_new_names
-from .rows import NewRows, check_gamma, predict_new_rows
+from .rows import NewRows, check_gamma, head_rows, predict_new_rows
 from .semantics import as_descriptors, encode_names, resolve_encoder
 from .targets import Model, Target
+
+DESCRIPTORS = ("knowledge", "names")
+DEFAULT_DESCRIPTORS = "knowledge"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,9 @@ class Request:
         encoder: sentence encoder for names (``None``: the packaged default).
         gamma: a fixed seen/unseen offset; prior_ratio: prior of one new class over one seen class.
         calibrate_images: a folder of labelled photos that chooses the offset instead.
+        descriptions: ``{new name: [free texts]}`` written by the user, encoded with the name's gloss.
+        descriptors: how names become descriptors: ``"knowledge"`` (WordNet synset, gloss, hierarchy and
+            descriptions, source weights fitted on the seen rows) or ``"names"`` (the name alone).
         allow_existing: skip new names the model already has instead of failing.
         progress: show progress bars.
         seen_from: where ``seen`` came from, for messages (the CLI names its ``--seen-names`` file).
@@ -52,6 +59,8 @@ class Request:
     allow_existing: bool = False
     progress: bool = False
     seen_from: str = "seen"
+    descriptions: Mapping[str, Sequence[str]] | None = None
+    descriptors: str = DEFAULT_DESCRIPTORS
 
     def check(self) -> None:
         """Refuse bad options before any work (the encoder and the fit are the slow parts)."""
@@ -60,6 +69,9 @@ class Request:
         check_gamma(self.gamma)
         if self.prior_ratio is not None:
             prior_gamma(self.prior_ratio)
+        if self.descriptors not in DESCRIPTORS:
+            raise InjectError(f"unknown descriptors '{self.descriptors}' (--descriptors); choose one of: {', '.join(DESCRIPTORS)}")
+        check_descriptions(self.descriptions, self.new if _is_names(self.new) else [])
         if self.calibrate_images is not None and self.gamma is not None:
             raise InjectError("give either gamma (--gamma) or calibrate_images (--calibrate-images), not both: "
                               "the photos choose gamma")
@@ -67,30 +79,66 @@ class Request:
 
 @dataclass(frozen=True)
 class Classes:
-    """Names and descriptors of both sides: ``seen`` ``[C, E]``, ``new`` ``[K, E]``, and the encoder's name."""
+    """Names and descriptors of both sides: ``seen`` ``[C, E]``, ``new`` ``[K, E]``, and how they were made.
+
+    ``record`` goes into the output's ``inject`` record; ``explained`` holds one dict per new class
+    (synset, gloss, nearest seen classes) for ``--explain``.
+    """
 
     seen_names: list[str]
     new_names: list[str]
     seen: torch.Tensor
     new: torch.Tensor
     encoder: str
+    record: dict[str, Any] = field(default_factory=dict)
+    explained: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Injection(Generic[Model]):
-    """The pipeline's result: the extended model, all ``C + K`` label names, and the record it carries."""
+    """The pipeline's result: the extended model, all ``C + K`` label names, the record it carries, and
+    per new class what its name was taken to mean (``Classes.explained``)."""
 
     model: Model
     label_names: list[str]
     record: dict[str, Any]
+    explained: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _is_names(classes: Any) -> bool:
     return isinstance(classes, (list, tuple)) and all(isinstance(c, str) for c in classes)
 
 
-def describe(request: Request, target: Target, num_classes: int) -> Classes:
-    """Descriptors of the seen and new classes, from names (encoded) or from the arrays given."""
+def check_descriptions(descriptions: Mapping[str, Sequence[str]] | None, new_names: Sequence[str]) -> None:
+    """Refuse descriptions that are not ``{new name: [texts]}`` for names among the new ones."""
+    if descriptions is None:
+        return
+    if not isinstance(descriptions, Mapping):
+        raise InjectError("descriptions must be a mapping {new class name: [texts]}")
+    for name, texts in descriptions.items():
+        if name not in new_names:
+            raise InjectError(f"descriptions give texts for '{name}', which is not one of the new class names")
+        if isinstance(texts, str) or not all(isinstance(t, str) and t.strip() for t in texts):
+            raise InjectError(f"descriptions of '{name}' must be a list of non-empty strings, e.g. ['a striped horse']")
+
+
+def _names_classes(request: Request, seen_names: list[str], new_names: list[str], rows: torch.Tensor) -> Classes:
+    """Descriptors of named classes: the knowledge step, or the name templates alone."""
+    encoder = resolve_encoder(request.encoder)
+    if request.descriptors == "names":
+        encoded = encode_names(seen_names + new_names, encoder, progress=request.progress)
+        return Classes(seen_names, new_names, encoded[: len(seen_names)], encoded[len(seen_names) :], encoder.name,
+                       {"descriptors": "names"})
+    known = known_class_descriptors(seen_names, new_names, rows, encoder, request.descriptions, request.progress)
+    return Classes(seen_names, new_names, known.seen, known.new, encoder.name, known.record(), known.explain(seen_names))
+
+
+def describe(request: Request, target: Target, rows: torch.Tensor) -> Classes:
+    """Descriptors of the seen and new classes, from names or from the arrays given.
+
+    ``rows`` ``[C, R]``: the seen ``[W | b]`` (the knowledge step fits its source weights on them).
+    """
+    num_classes = rows.shape[0]
     if isinstance(request.new, str):
         raise InjectError(f"new must be a list of class names, not the string '{request.new}'; write [{request.new!r}]")
     if _is_names(request.new):
@@ -102,9 +150,7 @@ def describe(request: Request, target: Target, num_classes: int) -> Classes:
         known = list(request.seen) if request.seen is not None else target.known_labels()
         seen_names = default_seen_names(num_classes, known, target.where)
         new_names = select_new_names(list(request.new), seen_names, request.allow_existing)
-        encoder = resolve_encoder(request.encoder)
-        encoded = encode_names(seen_names + new_names, encoder, progress=request.progress)
-        return Classes(seen_names, new_names, encoded[:num_classes], encoded[num_classes:], encoder.name)
+        return _names_classes(request, seen_names, new_names, rows)
     if request.seen is None or _is_names(request.seen):
         raise InjectError("new classes are descriptor vectors, so seen must be vectors of the same width, one per head row")
     new, seen = as_descriptors(request.new, "new descriptors"), as_descriptors(request.seen, "seen descriptors")
@@ -112,7 +158,8 @@ def describe(request: Request, target: Target, num_classes: int) -> Classes:
         seen_names = default_seen_names(num_classes, target.known_labels(), target.where)
     except InjectError:
         seen_names = [f"class_{i}" for i in range(num_classes)]
-    return Classes(seen_names, [f"new_{i}" for i in range(new.shape[0])], seen, new, "precomputed")
+    return Classes(seen_names, [f"new_{i}" for i in range(new.shape[0])], seen, new, "precomputed",
+                   {"descriptors": "precomputed"})
 
 
 def _photos(request: Request, target: Target, has_bias: bool, names: Sequence[str]):
@@ -138,7 +185,7 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     """Run the whole pipeline on ``target``; every write goes through the target's adapters."""
     request.check()
     weight, bias = target.rows()
-    classes = describe(request, target, weight.shape[0])
+    classes = describe(request, target, head_rows(weight.float(), None if bias is None else bias.float()))
     photos = _photos(request, target, bias is not None, classes.seen_names + classes.new_names)
     gamma = 0.0 if photos else request.gamma
     rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper), gamma,
@@ -147,6 +194,6 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
         rows = rows.with_calibration(_on_photos(target, rows, photos, weight.shape[0], request.progress))
     record = {"mapper": request.mapper, "encoder": classes.encoder, "gamma": rows.gamma,
               "calibration": rows.calibration.record(), "injected": len(classes.new_names),
-              "head": target.head_path, "version": __version__}
+              "head": target.head_path, **classes.record, "version": __version__}
     model = target.extended(rows.weight, rows.bias, final=True)
-    return Injection(model, classes.seen_names + classes.new_names, record)
+    return Injection(model, classes.seen_names + classes.new_names, record, classes.explained)
