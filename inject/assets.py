@@ -105,15 +105,23 @@ def default_encoder(device: str = "cpu"):
 
 
 def load_sentence_encoder(name_or_path: str, device: str = "cpu"):
-    """A ``SentenceTransformer`` from a local folder or a name already in the local HF cache; never downloads.
+    """A sentence encoder from a local folder or a name already in the local HF cache; never downloads.
+
+    A plain mean-pooling folder (the packaged all-MiniLM-L6-v2) runs on transformers alone
+    (``inject.text_model``, the same embeddings without importing sentence-transformers); anything
+    else is a ``SentenceTransformer``.
 
     Raises:
         InjectError: no such folder or cached model, or the folder is not a sentence-transformers model.
     """
-    from sentence_transformers import SentenceTransformer
+    from .text_model import MeanPoolingEncoder, is_plain_mean_pooling
 
     try:
         with hub_offline():
+            if is_plain_mean_pooling(name_or_path):
+                return MeanPoolingEncoder(name_or_path, device=device)
+            from sentence_transformers import SentenceTransformer
+
             return SentenceTransformer(name_or_path, device=device, local_files_only=True)
     except (OSError, ValueError) as error:  # missing name or folder: OSError; bad folder: ValueError/OSError
         if not Path(name_or_path).exists():

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import warnings
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -31,6 +33,9 @@ TEMPLATES = (
     "a photo of a small {}.",
     "a photo of a large {}.",
 )
+
+
+PACKAGED_DIR = Path(__file__).parent / "data"  # embeddings shipped with the package (scripts/build_text_embeddings.py)
 
 
 def cache_dir() -> Path:
@@ -96,8 +101,33 @@ def resolve_encoder(encoder: "str | TextEncoder | Any | None") -> TextEncoder:
     raise InjectError(f"encoder must be a name, a path or a SentenceTransformer, not {type(encoder).__name__}")
 
 
+def packaged_path(encoder_name: str) -> Path:
+    """Where the package keeps embeddings for ``encoder_name`` (only the default encoder has a file)."""
+    return PACKAGED_DIR / f"text-embeddings-{re.sub(r'[^A-Za-z0-9.-]+', '_', encoder_name)}.safetensors"
+
+
+@lru_cache(maxsize=4)
+def packaged_embeddings(encoder_name: str) -> dict[str, torch.Tensor]:
+    """Text -> ``[E]`` float32 embedding shipped with the package for ``encoder_name`` (``{}`` if none).
+
+    The package ships the default encoder's embeddings of every text the default path encodes for the
+    ImageNet-1K classes, so a first run encodes only the new names. ``INJECT_NO_PACKAGED_EMBEDDINGS=1``
+    ignores them (the build script does, to encode afresh).
+    """
+    path = packaged_path(encoder_name)
+    if os.environ.get("INJECT_NO_PACKAGED_EMBEDDINGS") == "1" or not path.is_file():
+        return {}
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        if f.metadata().get("encoder") != encoder_name:
+            return {}
+        texts, vectors = json.loads(f.metadata()["texts"]), f.get_tensor("embeddings").float()
+    return dict(zip(texts, vectors))
+
+
 class EmbeddingCache:
-    """Text -> embedding store for one encoder: a safetensors file under ``cache_dir()``."""
+    """Text -> embedding store for one encoder: the package's embeddings, then a safetensors file under ``cache_dir()``."""
 
     def __init__(self, encoder_name: str, root: Path | None = None) -> None:
         digest = hashlib.sha256(encoder_name.encode()).hexdigest()[:16]
@@ -121,8 +151,10 @@ class EmbeddingCache:
             self._texts, self._vectors = texts, vectors
 
     def lookup(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """The embeddings of those ``texts`` that are known (shipped or cached)."""
+        shipped = packaged_embeddings(self.encoder_name)
         index = {t: i for i, t in enumerate(self._texts)}
-        return {t: self._vectors[index[t]] for t in texts if t in index}
+        return {t: shipped[t] if t in shipped else self._vectors[index[t]] for t in texts if t in shipped or t in index}
 
     def add(self, texts: Sequence[str], vectors: torch.Tensor) -> None:
         from .checkpoint import write_safetensors
