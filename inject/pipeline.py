@@ -82,7 +82,8 @@ class Classes:
     """Names and descriptors of both sides: ``seen`` ``[C, E]``, ``new`` ``[K, E]``, and how they were made.
 
     ``record`` goes into the output's ``inject`` record; ``explained`` holds one dict per new class
-    (synset, gloss, nearest seen classes) for ``--explain``.
+    (synset, gloss, nearest seen classes) for ``--explain``; ``conse_power``: the neighbour power the
+    knowledge step chose for the default mapper.
     """
 
     seen_names: list[str]
@@ -92,6 +93,7 @@ class Classes:
     encoder: str
     record: dict[str, Any] = field(default_factory=dict)
     explained: list[dict[str, Any]] = field(default_factory=list)
+    conse_power: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ def _names_classes(request: Request, seen_names: list[str], new_names: list[str]
         return Classes(seen_names, new_names, encoded[: len(seen_names)], encoded[len(seen_names) :], encoder.name,
                        {"descriptors": "names"})
     known = known_class_descriptors(seen_names, new_names, rows, encoder, request.descriptions, request.progress)
-    return Classes(seen_names, new_names, known.seen, known.new, encoder.name, known.record(), known.explain(seen_names))
+    return Classes(seen_names, new_names, known.seen, known.new, encoder.name, known.record(), known.explain(seen_names),
+                   known.power)
 
 
 def describe(request: Request, target: Target, rows: torch.Tensor) -> Classes:
@@ -188,12 +191,14 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     classes = describe(request, target, head_rows(weight.float(), None if bias is None else bias.float()))
     photos = _photos(request, target, bias is not None, classes.seen_names + classes.new_names)
     gamma = 0.0 if photos else request.gamma
-    rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper), gamma,
+    options = {"power": classes.conse_power} if request.mapper == "conse" else {}
+    rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper, **options), gamma,
                             request.calibration, request.prior_ratio)
     if photos:
         rows = rows.with_calibration(_on_photos(target, rows, photos, weight.shape[0], request.progress))
+    knowledge = {k: v for k, v in classes.record.items() if k != "conse_power" or request.mapper == "conse"}
     record = {"mapper": request.mapper, "encoder": classes.encoder, "gamma": rows.gamma,
               "calibration": rows.calibration.record(), "injected": len(classes.new_names),
-              "head": target.head_path, **classes.record, "version": __version__}
+              "head": target.head_path, **knowledge, "version": __version__}
     model = target.extended(rows.weight, rows.bias, final=True)
     return Injection(model, classes.seen_names + classes.new_names, record, classes.explained)

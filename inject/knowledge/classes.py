@@ -12,13 +12,11 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from ..mappers.base import DEFAULT_MAPPER, create_mapper
 from ..semantics import TextEncoder
 from .describe import DEFAULT_SOURCES, combine, describe_classes
 from .resolve import Resolution
-from .weights import fit_source_weights
+from .weights import rehearse
 
-WEIGHT_STEPS = 5  # weights in multiples of 1/5: 21 weightings of the three default sources
 NEAREST = 3  # seen classes shown per new class by --explain
 
 
@@ -30,18 +28,20 @@ class KnownClasses:
         seen: ``[C, E]``; new: ``[K, E]`` (unit rows).
         resolutions: the ``K`` new names' WordNet resolutions.
         weights: source -> weight (sums to 1), chosen on the seen rows.
-        rehearsal_top1: the chosen weighting's leave-classes-out score.
+        power: ``conse``'s neighbour power, chosen with the weights.
+        rehearsal_top1: the chosen candidate's leave-classes-out score.
     """
 
     seen: torch.Tensor
     new: torch.Tensor
     resolutions: list[Resolution]
     weights: dict[str, float]
+    power: float
     rehearsal_top1: float
 
     def record(self) -> dict[str, Any]:
         """JSON-ready summary for the output's ``inject`` record: weights and each new name's synset."""
-        return {"descriptors": "knowledge", "source_weights": self.weights,
+        return {"descriptors": "knowledge", "source_weights": self.weights, "conse_power": self.power,
                 "rehearsal_top1": round(self.rehearsal_top1, 4),
                 "synsets": {r.name: [r.wnid, r.how] for r in self.resolutions}}
 
@@ -62,10 +62,10 @@ def known_class_descriptors(
 ) -> KnownClasses:
     """Descriptors of ``C`` seen and ``K`` new classes from names, WordNet and user ``descriptions``.
 
-    ``seen_rows`` ``[C, R]``: the head's ``[W | b]``; the source weights are fitted on them with the
-    training-free default mapper (milliseconds per fit), whatever mapper then predicts the new rows.
+    ``seen_rows`` ``[C, R]``: the head's ``[W | b]``; the source weights (and ``conse``'s neighbour power)
+    are chosen on them by rehearsal (``inject.knowledge.weights``), whatever mapper then predicts the new rows.
     """
     described = describe_classes(seen_names, new_names, encoder, descriptions, DEFAULT_SOURCES, progress)
-    chosen = fit_source_weights(described, seen_rows, lambda: create_mapper(DEFAULT_MAPPER), steps=WEIGHT_STEPS)
+    chosen = rehearse(described, seen_rows)
     seen, new = combine(described, chosen.weights)
-    return KnownClasses(seen, new, described.new_resolutions, chosen.weights, chosen.score)
+    return KnownClasses(seen, new, described.new_resolutions, chosen.weights, chosen.power, chosen.score)

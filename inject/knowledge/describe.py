@@ -6,9 +6,7 @@ Sources (each one unit-norm vector per class, seen ``[C, E_s]`` and new ``[K, E_
 * ``gloss``: the encoder on ``"lemmas: gloss"`` of the resolved synset (``"name, a kind of lemmas: gloss"``
   when only the head noun resolved; the name alone when nothing did), averaged with any user texts;
 * ``parent``: the encoder on ``"name, a kind of parent: parent's gloss"`` (the nearest hypernym);
-* ``hierarchy``: IC-weighted WordNet ancestor bags (``hierarchy_descriptors``); zero rows when unresolved;
-* ``glosshyper``: the encoder on ``"lemmas, a kind of hypernym lemma: gloss"`` (the gloss text naming the
-  nearest hypernym), averaged with any user texts like ``gloss``.
+* ``hierarchy``: IC-weighted WordNet ancestor bags (``hierarchy_descriptors``); zero rows when unresolved.
 
 Text sources are centred (the mean seen embedding subtracted, then re-normalised): sentence embeddings
 of class texts share a large common direction ("a photo of ...", "any of various ..."), which keeps all
@@ -34,7 +32,7 @@ from .hierarchy import hierarchy_descriptors
 from .resolve import Resolution
 from .wordnet import load_wordnet
 
-SOURCES = ("name", "gloss", "parent", "hierarchy", "glosshyper")
+SOURCES = ("name", "gloss", "parent", "hierarchy")
 DEFAULT_SOURCES = ("name", "gloss", "hierarchy")
 
 
@@ -80,15 +78,6 @@ def parent_text(resolution: Resolution) -> str:
         return gloss_text(resolution)
     label = resolution.lemmas[0] if resolution.how != "head noun" else resolution.name
     return f"{label}, a kind of {wn.lemmas(parents[0])[0]}: {wn.gloss(parents[0])}"
-
-
-def glosshyper_text(resolution: Resolution) -> str:
-    """``"lemmas, a kind of parent lemma: gloss"``; the gloss text when there is no hypernym or only the head resolved."""
-    wn = load_wordnet()
-    parents = wn.hypernyms(resolution.wnid) if resolution.wnid is not None else ()
-    if not parents or resolution.how == "head noun":
-        return gloss_text(resolution)
-    return f"{', '.join(resolution.lemmas)}, a kind of {wn.lemmas(parents[0])[0]}: {resolution.gloss}"
 
 
 def _with_descriptions(

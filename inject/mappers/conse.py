@@ -1,7 +1,9 @@
 """``conse``: training-free convex combination of seen rows (after ConSE, Norouzi et al. 2014).
 
 A new class's row is the average of the rows of its ``top_k`` most similar seen classes (cosine
-similarity of descriptors), weighted by their positive similarity.
+similarity of descriptors), weighted by their positive similarity raised to ``power``: 1 is ConSE's
+convex combination; larger powers let the nearest seen classes dominate (the knowledge step chooses
+it by rehearsal on the seen rows, ``inject.knowledge.weights``).
 """
 from __future__ import annotations
 
@@ -17,10 +19,12 @@ class ConSEMapper:
 
     Args:
         top_k: how many of the most similar seen classes contribute.
+        power: neighbour weights are ``similarity ** power`` (positive part), normalised.
     """
 
-    def __init__(self, top_k: int = 10) -> None:
+    def __init__(self, top_k: int = 10, power: float = 1.0) -> None:
         self.top_k = top_k
+        self.power = power
 
     def fit(
         self, seen_descriptors: torch.Tensor, seen_rows: torch.Tensor, new_descriptors: torch.Tensor | None = None
@@ -31,9 +35,19 @@ class ConSEMapper:
 
     def predict(self, new_descriptors: torch.Tensor) -> torch.Tensor:
         similarity = F.normalize(new_descriptors.float(), dim=-1) @ self.seen_descriptors_.T  # [K, C]
-        top = similarity.topk(min(self.top_k, similarity.shape[1]), dim=1)
-        weights = top.values.clamp_min(0)
-        weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
-        weights = weights / weights.sum(1, keepdim=True)
-        neighbours = self.seen_rows_[top.indices]  # [K, k, R]
-        return torch.einsum("kn,knr->kr", weights.to(neighbours.dtype), neighbours)
+        return neighbour_mean(similarity, self.seen_rows_, self.top_k, self.power)
+
+
+def neighbour_mean(similarity: torch.Tensor, rows: torch.Tensor, top_k: int, power: float = 1.0) -> torch.Tensor:
+    """Rows ``[K, R]``: for each of ``K`` queries, the mean of ``rows`` ``[C, R]`` over its ``top_k`` most
+    similar (``similarity`` ``[K, C]``), weighted by ``max(similarity, 0) ** power`` (uniform if all are 0).
+
+    Only each row's order and ratios of ``similarity`` matter: scaling a query's similarities by a positive
+    number gives the same rows.
+    """
+    top = similarity.topk(min(top_k, similarity.shape[1]), dim=1)
+    weights = top.values.clamp_min(0) ** power
+    weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
+    weights = weights / weights.sum(1, keepdim=True)
+    neighbours = rows[top.indices]  # [K, k, R]
+    return torch.einsum("kn,knr->kr", weights.to(neighbours.dtype), neighbours)
