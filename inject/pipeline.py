@@ -136,33 +136,40 @@ def _names_classes(request: Request, seen_names: list[str], new_names: list[str]
                    known.power)
 
 
-def describe(request: Request, target: Target, rows: torch.Tensor) -> Classes:
-    """Descriptors of the seen and new classes, from names or from the arrays given.
+def class_names(request: Request, target: Target, num_classes: int) -> tuple[list[str], list[str]]:
+    """(``C`` seen names, ``K`` new names) after every check on them; no encoding yet.
 
-    ``rows`` ``[C, R]``: the seen ``[W | b]`` (the knowledge step fits its source weights on them).
+    Descriptor arrays get the model's labels (or ``class_i``) and ``new_i`` as names.
     """
-    num_classes = rows.shape[0]
     if isinstance(request.new, str):
         raise InjectError(f"new must be a list of class names, not the string '{request.new}'; write [{request.new!r}]")
+    if not _is_names(request.new):
+        if request.seen is None or _is_names(request.seen):
+            raise InjectError("new classes are descriptor vectors, so seen must be vectors of the same width, one per head row")
+        try:
+            seen_names = default_seen_names(num_classes, target.known_labels(), target.where)
+        except InjectError:
+            seen_names = [f"class_{i}" for i in range(num_classes)]
+        return seen_names, [f"new_{i}" for i in range(len(request.new))]
+    if request.seen is not None and not _is_names(request.seen):
+        raise InjectError("new classes are names, so seen must be names too (or None)")
+    if request.seen is not None and len(request.seen) != num_classes:
+        raise InjectError(f"{request.seen_from} has {len(request.seen)} names but the head has {num_classes} rows; "
+                          "give one per head row, in row order")
+    known = list(request.seen) if request.seen is not None else target.known_labels()
+    seen_names = default_seen_names(num_classes, known, target.where)
+    return seen_names, select_new_names(list(request.new), seen_names, request.allow_existing)
+
+
+def describe(request: Request, seen_names: list[str], new_names: list[str], rows: torch.Tensor) -> Classes:
+    """Descriptors of the seen and new classes, from names (encoded) or from the arrays given.
+
+    ``rows`` ``[C, R]``: the seen ``[W | b]`` (the knowledge step chooses its source weights on them).
+    """
     if _is_names(request.new):
-        if request.seen is not None and not _is_names(request.seen):
-            raise InjectError("new classes are names, so seen must be names too (or None)")
-        if request.seen is not None and len(request.seen) != num_classes:
-            raise InjectError(f"{request.seen_from} has {len(request.seen)} names but the head has {num_classes} rows; "
-                              "give one per head row, in row order")
-        known = list(request.seen) if request.seen is not None else target.known_labels()
-        seen_names = default_seen_names(num_classes, known, target.where)
-        new_names = select_new_names(list(request.new), seen_names, request.allow_existing)
         return _names_classes(request, seen_names, new_names, rows)
-    if request.seen is None or _is_names(request.seen):
-        raise InjectError("new classes are descriptor vectors, so seen must be vectors of the same width, one per head row")
     new, seen = as_descriptors(request.new, "new descriptors"), as_descriptors(request.seen, "seen descriptors")
-    try:
-        seen_names = default_seen_names(num_classes, target.known_labels(), target.where)
-    except InjectError:
-        seen_names = [f"class_{i}" for i in range(num_classes)]
-    return Classes(seen_names, [f"new_{i}" for i in range(new.shape[0])], seen, new, "precomputed",
-                   {"descriptors": "precomputed"})
+    return Classes(seen_names, new_names, seen, new, "precomputed", {"descriptors": "precomputed"})
 
 
 def _photos(request: Request, target: Target, has_bias: bool, names: Sequence[str]):
@@ -188,8 +195,9 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     """Run the whole pipeline on ``target``; every write goes through the target's adapters."""
     request.check()
     weight, bias = target.rows()
-    classes = describe(request, target, head_rows(weight.float(), None if bias is None else bias.float()))
-    photos = _photos(request, target, bias is not None, classes.seen_names + classes.new_names)
+    seen_names, new_names = class_names(request, target, weight.shape[0])
+    photos = _photos(request, target, bias is not None, seen_names + new_names)  # checked before any encoding
+    classes = describe(request, seen_names, new_names, head_rows(weight.float(), None if bias is None else bias.float()))
     gamma = 0.0 if photos else request.gamma
     options = {"power": classes.conse_power} if request.mapper == "conse" else {}
     rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper, **options), gamma,
