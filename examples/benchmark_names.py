@@ -22,7 +22,6 @@ import argparse
 import csv
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np

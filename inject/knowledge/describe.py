@@ -166,15 +166,3 @@ def combine(described: Described, weights: Mapping[str, float]) -> tuple[torch.T
     if missing:
         raise InjectError(f"weights name source(s) {missing} that were not described ({', '.join(described.sources)})")
     return _parts(described.seen, weights), _parts(described.new, weights)
-
-
-def subset(described: Described, seen_index: torch.Tensor, new_index: torch.Tensor | None = None) -> Described:
-    """The seen classes ``seen_index`` of ``described`` as a new ``Described`` whose "new" side is
-    ``new_index`` (also seen indices): the leave-classes-out rehearsal, descriptors reused."""
-    new_index = seen_index if new_index is None else new_index
-    pick = lambda items, index: [items[i] for i in index.tolist()]  # noqa: E731
-    return Described(
-        pick(described.seen_names, seen_index), pick(described.seen_names, new_index),
-        pick(described.seen_resolutions, seen_index), pick(described.seen_resolutions, new_index),
-        {s: d[seen_index] for s, d in described.seen.items()}, {s: d[new_index] for s, d in described.seen.items()},
-    )
