@@ -29,15 +29,20 @@ def read_class_file(path: str | os.PathLike, what: str = "class file") -> list[s
     return names
 
 
+def _spaced(name: str) -> str:
+    """``name`` with runs of white space as one space and none at the ends."""
+    return " ".join(name.split())
+
+
 def same_class(a: str, b: str) -> bool:
     """Whether two class names name one class: equal but for case and spaces.
 
     Unless WordNet spells them as different nouns, case included: ImageNet-1K has ``Cardigan`` (the
     corgi) and ``cardigan`` (the sweater), and a head that holds one can take the other.
     """
-    if " ".join(a.split()) == " ".join(b.split()):
+    if _spaced(a) == _spaced(b):
         return True
-    if " ".join(a.split()).casefold() != " ".join(b.split()).casefold():
+    if _spaced(a).casefold() != _spaced(b).casefold():
         return False
     from .knowledge.resolve import exact_senses
 
@@ -69,14 +74,14 @@ def _by_fold(names: Sequence[str]) -> dict[str, list[str]]:
     """Names grouped by their case- and space-folded spelling (only names in one group can be one class)."""
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(" ".join(name.split()).casefold(), []).append(name)
+        groups.setdefault(_spaced(name).casefold(), []).append(name)
     return groups
 
 
 def _existing(new: Sequence[str], seen: Sequence[str]) -> list[str]:
     """The names of ``new`` that are already in ``seen`` (see ``same_class``)."""
     groups = _by_fold(seen)
-    return [name for name in new if any(same_class(name, s) for s in groups.get(" ".join(name.split()).casefold(), []))]
+    return [name for name in new if any(same_class(name, s) for s in groups.get(_spaced(name).casefold(), []))]
 
 
 def check_names(new: Sequence[str], seen: Sequence[str]) -> None:

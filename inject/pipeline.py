@@ -204,9 +204,8 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
                             request.calibration, request.prior_ratio)
     if photos:
         rows = rows.with_calibration(_on_photos(target, rows, photos, weight.shape[0], request.progress))
-    knowledge = {k: v for k, v in classes.record.items() if k != "conse_power" or request.mapper == "conse"}
-    record = {"mapper": request.mapper, "encoder": classes.encoder, "gamma": rows.gamma,
+    record = {"mapper": request.mapper, **({"conse_power": options["power"]} if options else {}), "encoder": classes.encoder, "gamma": rows.gamma,
               "calibration": rows.calibration.record(), "injected": len(classes.new_names),
-              "head": target.head_path, **knowledge, "version": __version__}
+              "head": target.head_path, **classes.record, "version": __version__}
     model = target.extended(rows.weight, rows.bias, final=True)
     return Injection(model, classes.seen_names + classes.new_names, record, classes.explained)

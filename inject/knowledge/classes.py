@@ -41,7 +41,7 @@ class KnownClasses:
 
     def record(self) -> dict[str, Any]:
         """JSON-ready summary for the output's ``inject`` record: weights and each new name's synset."""
-        return {"descriptors": "knowledge", "source_weights": self.weights, "conse_power": self.power,
+        return {"descriptors": "knowledge", "source_weights": self.weights,
                 "rehearsal_top1": round(self.rehearsal_top1, 4),
                 "synsets": {r.name: [r.wnid, r.how] for r in self.resolutions}}
 

@@ -4,16 +4,18 @@ Sources (each one unit-norm vector per class, seen ``[C, E_s]`` and new ``[K, E_
 
 * ``name``: the sentence encoder on the prompt-template ensemble of the name (``inject.semantics``);
 * ``gloss``: the encoder on ``"lemmas: gloss"`` of the resolved synset (``"name, a kind of lemmas: gloss"``
-  when only the head noun resolved; the name alone when nothing did), averaged with any user texts;
+  when only the head noun resolved; the name alone when nothing did);
 * ``parent``: the encoder on ``"name, a kind of parent: parent's gloss"`` (the nearest hypernym);
 * ``hierarchy``: IC-weighted WordNet ancestor bags (``hierarchy_descriptors``); zero rows when unresolved.
+
+A user's descriptions of a class are averaged into its ``name`` and ``gloss`` rows.
 
 Text sources are centred (the mean seen embedding subtracted, then re-normalised): sentence embeddings
 of class texts share a large common direction ("a photo of ...", "any of various ..."), which keeps all
 cosines high and close; removing it lets the nearest seen classes stand out (B1 ZSL +0.01 to +0.02).
 
 ``combine`` scales each source by the square root of its weight and concatenates: the cosine of two
-combined descriptors is the weighted mean of their per-source cosines. ``fit_source_weights``
+combined descriptors is the weighted mean of their per-source cosines. ``rehearse``
 (``inject.knowledge.weights``) chooses the weights on the seen classes only.
 """
 from __future__ import annotations
@@ -119,7 +121,7 @@ def describe_classes(
 
     Args:
         encoder: sentence encoder (``None``: the packaged MiniLM); texts are cached on disk.
-        descriptions: ``{name: [free texts]}``, encoded and averaged into that class's ``gloss`` row.
+        descriptions: ``{name: [free texts]}``, encoded and averaged into that class's ``name`` and ``gloss`` rows.
         center: subtract the mean seen row of each text source (then re-normalise).
 
     Returns:
