@@ -55,8 +55,9 @@ def inject(
     allow_existing: bool = False,
     descriptions: Mapping[str, Sequence[str]] | None = None,
     descriptors: str = DEFAULT_DESCRIPTORS,
+    images: str | os.PathLike | Mapping[str, Sequence[Any]] | None = None,
 ) -> nn.Module:
-    """Return ``model`` with one more output per new class, predicted without images.
+    """Return ``model`` with one more output per new class, predicted from names (and any photos).
 
     Args:
         model: a timm or torchvision classifier (any model whose head ``inject.adapters.find_head`` finds).
@@ -81,13 +82,18 @@ def inject(
         descriptors: ``"knowledge"`` (default: each name resolved to a WordNet synset; its name, gloss,
             hierarchy and descriptions combined with weights fitted on the seen rows) or ``"names"``
             (the name alone, through prompt templates).
+        images: photos of some new classes, from one each: a folder with one subfolder per class (named
+            after it) or ``{name: [paths, PIL images or preprocessed [3, H, W] tensors]}``. Their features
+            reshape those classes' rows (imprinting blended with the text prior, ``inject.photos``); the
+            offset is then chosen on them (held out from the rows they shaped) unless ``gamma`` or
+            ``calibrate_images`` is given. The record holds each class's leave-photos-out top-1.
 
     The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives
     the ``C + K`` names and ``result.pretrained_cfg['inject']`` (or ``result.inject``) the record,
     including each new name's synset and how it was found.
     """
     request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
-                      allow_existing, progress, descriptions=descriptions, descriptors=descriptors)
+                      allow_existing, progress, descriptions=descriptions, descriptors=descriptors, images=images)
     injection = inject_into(ModuleTarget(model, find_head(model), inplace), request)
     _attach(injection.model, label_names=injection.label_names, inject=injection.record)
     return injection.model

@@ -107,6 +107,21 @@ def explanation(injection: Injection) -> list[str]:
     return lines
 
 
+def photo_summary(injection: Injection) -> list[str]:
+    """With --images: one line per class with photos (count, leave-photos-out top-1, what it is taken for)."""
+    photos = injection.record.get("photos")
+    if not photos:
+        return []
+    lines = [f"photos: {photos['photos']} used; leave-photos-out top-1 among the new classes:"]
+    for name, entry in photos["per_class"].items():
+        held = entry.get("held_out_top1")
+        result = "n/a (one photo)" if held is None else f"{held:.2f}"
+        confused = f", taken for {', '.join(entry['confused_with'])}" if entry.get("confused_with") else ""
+        lines.append(f"  {name}: {entry['photos']} photos, {result}{confused}")
+    lines += [f"  note: {note}" for note in photos["skipped"]]
+    return lines
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print ``inject-classes: error: MESSAGE`` as one line on stderr and exit with ``code``."""
     click.echo(f"inject-classes: error: {' '.join(str(message).split())}", err=True)
@@ -176,6 +191,9 @@ class OneLineErrors(click.Command):
 @click.option("--calibrate-images", type=click.Path(path_type=Path), default=None,
               help="Folder of labelled photos (one subfolder per seen or new class): choose the offset on them "
                    "by calibrated stacking instead (needs 'architecture' metadata).")
+@click.option("--images", type=click.Path(path_type=Path), default=None,
+              help="Folder with one subfolder of photos per new class (any subset, from one photo each): the photos "
+                   "sharpen those classes' rows and choose the offset (needs 'architecture' metadata).")
 @click.option("--descriptors", type=click.Choice(DESCRIPTORS), default=DEFAULT_DESCRIPTORS, show_default=True,
               help="What a name means: 'knowledge' resolves it to a WordNet synset and combines name, gloss, "
                    "hierarchy and descriptions with weights fitted on the seen classes; 'names' encodes the name alone.")
@@ -187,7 +205,7 @@ class OneLineErrors(click.Command):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
-         calibrate_images, descriptors, explain, allow_existing, force, quiet) -> None:
+         calibrate_images, images, descriptors, explain, allow_existing, force, quiet) -> None:
     """Add the classes named in --classes to the classifier in MODEL.safetensors (or .pth), without images."""
     start = time.perf_counter()
     with warnings.catch_warnings(), _sigterm_exits():
@@ -197,10 +215,12 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
             written, injection = run(model_path, classes, output, seen_names, head_key, force, quiet, mapper=mapper,
                                      encoder=encoder, gamma=gamma, calibration=calibration, prior_ratio=prior_ratio,
                                      calibrate_images=calibrate_images, descriptors=descriptors,
-                                     allow_existing=allow_existing)
+                                     images=images, allow_existing=allow_existing)
         except (InjectError, HeadError) as error:
             fail(str(error))
     for line in explanation(injection) if explain else []:
+        click.echo(line)
+    for line in photo_summary(injection) if not quiet else []:
         click.echo(line)
     if not quiet:
         injected = injection.record["injected"]

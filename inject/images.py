@@ -1,18 +1,22 @@
 """Photos in, model outputs out: the one place that reads images and runs a model over them.
 
-Used for calibrated stacking on labelled photos (``--calibrate-images``), and by the benchmarks and
-examples for pre-logit features of evaluation photos.
+Used for calibrated stacking on labelled photos (``--calibrate-images``), for the features of a
+user's photos of new classes (``images=`` / ``--images``), and by the benchmarks and examples for
+pre-logit features of evaluation photos.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence, Union
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from .errors import InjectError
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
 
@@ -24,7 +28,8 @@ def image_transform(model: nn.Module):
     return create_transform(**resolve_data_config({}, model=model))
 
 
-def _folded(name: str) -> str:
+def folded_name(name: str) -> str:
+    """How folder names match class names: case, underscores and repeated spaces ignored."""
     return " ".join(name.replace("_", " ").split()).casefold()
 
 
@@ -36,19 +41,74 @@ def labelled_images(folder: str | Path, label_names: Sequence[str]) -> tuple[lis
     folder = Path(folder)
     if not folder.is_dir():
         raise InjectError(f"calibration image folder '{folder}' does not exist or is not a folder")
-    index = {_folded(name): i for i, name in enumerate(label_names)}
+    index = {folded_name(name): i for i, name in enumerate(label_names)}
     paths, labels = [], []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if _folded(sub.name) not in index:
+        if folded_name(sub.name) not in index:
             raise InjectError(f"calibration subfolder '{sub}' is not a class of the model; name each subfolder "
                               "after a seen or new class (e.g. 'Laysan albatross' or 'Laysan_albatross')")
         images = sorted(p for p in sub.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         paths += images
-        labels += [index[_folded(sub.name)]] * len(images)
+        labels += [index[folded_name(sub.name)]] * len(images)
     if not paths:
         raise InjectError(f"calibration image folder '{folder}' has no images in class subfolders "
                           "(expected FOLDER/<class name>/<photo>.jpg)")
     return paths, torch.tensor(labels)
+
+
+Photo = Union[str, Path, "Image.Image", torch.Tensor]  # a file, a PIL image, or a preprocessed [3, H, W] tensor
+MIN_SIDE = 16  # pixels; smaller photos are skipped with a note
+
+
+def _photo_tensor(item: Photo, transform) -> torch.Tensor:
+    """``item`` preprocessed to ``[3, H, W]``; raises ``ValueError`` with the reason it cannot be used."""
+    from PIL import Image, UnidentifiedImageError
+
+    if isinstance(item, torch.Tensor):
+        if item.dim() != 3 or item.shape[0] != 3:
+            raise ValueError(f"a tensor photo must be a preprocessed [3, H, W] image, got shape {tuple(item.shape)}")
+        return item.float()
+    try:
+        image = item if isinstance(item, Image.Image) else Image.open(item)
+        image = image.convert("RGB")
+    except (OSError, UnidentifiedImageError) as error:
+        raise ValueError(f"cannot be read as an image ({type(error).__name__})") from None
+    if min(image.size) < MIN_SIDE:
+        raise ValueError(f"is {image.size[0]}x{image.size[1]} px, smaller than {MIN_SIDE} px on a side")
+    return transform(image)
+
+
+def photo_label(item: Photo, index: int) -> str:
+    """How messages name a photo: its path, or its position for in-memory images."""
+    return str(item) if isinstance(item, (str, Path)) else f"image #{index + 1}"
+
+
+@torch.inference_mode()
+def run_on_photos(
+    model: nn.Module, photos: Sequence[Photo], forward: Callable[[torch.Tensor], torch.Tensor], desc: str,
+    batch_size: int = 32, progress: bool = True, mirrored: bool = False,
+) -> tuple[torch.Tensor, list[int], list[str]]:
+    """``forward`` on every usable photo: (outputs ``[M, ...]``, the ``M`` indices used, one note per skipped photo).
+
+    Unreadable and too-small photos are skipped with a note instead of failing the whole run.
+    ``mirrored``: outputs ``[M, 2, ...]``, the photo and its left-right mirror image.
+    """
+    transform = image_transform(model)
+    model.eval()
+    chunks, used, notes = [], [], []
+    for start in tqdm(range(0, len(photos), batch_size), desc=desc, unit="batch", disable=not progress):
+        batch = []
+        for i in range(start, min(start + batch_size, len(photos))):
+            try:
+                batch.append(_photo_tensor(photos[i], transform))
+                used.append(i)
+            except ValueError as reason:
+                notes.append(f"skipped {photo_label(photos[i], i)}: {reason}")
+        if batch:
+            x = torch.stack(batch)
+            out = forward(torch.cat([x, x.flip(-1)]) if mirrored else x).float()
+            chunks.append(torch.stack(out.split(len(batch)), dim=1) if mirrored else out)
+    return (torch.cat(chunks) if chunks else torch.empty(0)), used, notes
 
 
 @torch.inference_mode()

@@ -20,6 +20,8 @@ from .images import labelled_images
 from .knowledge.classes import known_class_descriptors
 from .mappers.base import DEFAULT_MAPPER, MAPPERS, create_mapper
 from .names import default_seen_names, select_new_names
+from .photos.apply import shape_rows
+from .photos.support import Support, gather_support
 from .rows import NewRows, check_gamma, head_rows, predict_new_rows
 from .semantics import as_descriptors, encode_names, resolve_encoder
 from .targets import Model, Target
@@ -40,6 +42,9 @@ class Request:
         encoder: sentence encoder for names (``None``: the packaged default).
         gamma: a fixed seen/unseen offset; prior_ratio: prior of one new class over one seen class.
         calibrate_images: a folder of labelled photos that chooses the offset instead.
+        images: photos of some new classes (a folder of class subfolders, or ``{name: [photos]}``): they
+            reshape those classes' rows (``inject.photos``) and, without ``gamma`` or ``calibrate_images``,
+            choose the offset.
         descriptions: ``{new name: [free texts]}`` written by the user, encoded with the name's gloss.
         descriptors: how names become descriptors: ``"knowledge"`` (WordNet synset, gloss, hierarchy and
             descriptions, source weights fitted on the seen rows) or ``"names"`` (the name alone).
@@ -61,6 +66,7 @@ class Request:
     seen_from: str = "seen"
     descriptions: Mapping[str, Sequence[str]] | None = None
     descriptors: str = DEFAULT_DESCRIPTORS
+    images: Any = None
 
     def check(self) -> None:
         """Refuse bad options before any work (the encoder and the fit are the slow parts)."""
@@ -179,8 +185,16 @@ def _photos(request: Request, target: Target, has_bias: bool, names: Sequence[st
     if not has_bias:
         raise InjectError(f"head '{target.head_path}' of {target.where} has no bias, so calibrate_images "
                           "(--calibrate-images) has no offset to set; leave it out")
-    target.check_runnable()
+    target.check_runnable("--calibrate-images")
     return labelled_images(request.calibrate_images, names)
+
+
+def _support(request: Request, target: Target, seen_names: list[str], new_names: list[str]) -> Support | None:
+    """The photos of new classes in ``images``, checked before any fit; ``None`` without."""
+    if request.images is None:
+        return None
+    target.check_runnable("--images")
+    return gather_support(request.images, new_names, seen_names)
 
 
 def _on_photos(target: Target, rows: NewRows, photos, seen: int, progress: bool) -> Calibration:
@@ -197,15 +211,22 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     weight, bias = target.rows()
     seen_names, new_names = class_names(request, target, weight.shape[0])
     photos = _photos(request, target, bias is not None, seen_names + new_names)  # checked before any encoding
+    support = _support(request, target, seen_names, new_names)
     classes = describe(request, seen_names, new_names, head_rows(weight.float(), None if bias is None else bias.float()))
-    gamma = 0.0 if photos else request.gamma
+    gamma = 0.0 if (photos or support) and request.gamma is None else request.gamma
     options = {"power": classes.conse_power} if request.mapper == "conse" else {}
     rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper, **options), gamma,
                             request.calibration, request.prior_ratio)
+    shaped = None
+    if support:
+        shaped = shape_rows(target, rows, support, weight, bias, classes.new_names,
+                            choose_offset=request.gamma is None and not photos, progress=request.progress)
+        rows = shaped.rows
     if photos:
         rows = rows.with_calibration(_on_photos(target, rows, photos, weight.shape[0], request.progress))
     record = {"mapper": request.mapper, **({"conse_power": options["power"]} if options else {}), "encoder": classes.encoder, "gamma": rows.gamma,
               "calibration": rows.calibration.record(), "injected": len(classes.new_names),
-              "head": target.head_path, **classes.record, "version": __version__}
+              "head": target.head_path, **classes.record, **({"photos": shaped.record} if shaped else {}),
+              "version": __version__}
     model = target.extended(rows.weight, rows.bias, final=True)
     return Injection(model, classes.seen_names + classes.new_names, record, classes.explained)

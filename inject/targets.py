@@ -14,10 +14,11 @@ from typing import Any, Protocol, Sequence, TypeVar
 import torch
 from torch import nn
 
-from .adapters import ModuleHead, StateDictHead, extend_head, extend_state_dict
+from .adapters import ModuleHead, StateDictHead, extend_head, extend_state_dict, find_head
+from .adapters.features import head_inputs
 from .checkpoint import label_names_from_metadata
 from .errors import InjectError
-from .images import model_logits
+from .images import Photo, model_logits, run_on_photos
 
 Model = TypeVar("Model")
 
@@ -41,8 +42,8 @@ class Target(Protocol[Model]):
         """Label names the model carries, or ``None``."""
         ...
 
-    def check_runnable(self) -> None:
-        """Raise ``InjectError`` if the model cannot be run on photos (``calibrate_images``)."""
+    def check_runnable(self, option: str) -> None:
+        """Raise ``InjectError`` if the model cannot be run on photos, as ``option`` (e.g. ``--images``) needs."""
         ...
 
     def extended(self, weight: torch.Tensor, bias: torch.Tensor | None, final: bool) -> Model:
@@ -51,6 +52,11 @@ class Target(Protocol[Model]):
 
     def logits(self, model: Model, paths: Sequence[Path], progress: bool) -> torch.Tensor:
         """``model``'s logits ``[N, C + K]`` on the photos at ``paths``."""
+        ...
+
+    def features(self, photos: Sequence[Photo], mirrored: bool, progress: bool) -> tuple[torch.Tensor, list[int], list[str]]:
+        """The head's effective inputs for the usable ``photos`` (``[M, 2, D]`` with their mirror images when
+        ``mirrored``, else ``[M, D]``), the ``M`` indices used, and a note per skipped photo."""
         ...
 
 
@@ -78,7 +84,7 @@ class ModuleTarget:
         known = cfg.get("label_names") if isinstance(cfg, dict) else getattr(self.model, "label_names", None)
         return None if known is None else list(known)
 
-    def check_runnable(self) -> None:
+    def check_runnable(self, option: str) -> None:
         return None
 
     def extended(self, weight: torch.Tensor, bias: torch.Tensor | None, final: bool) -> nn.Module:
@@ -86,6 +92,17 @@ class ModuleTarget:
 
     def logits(self, model: nn.Module, paths: Sequence[Path], progress: bool) -> torch.Tensor:
         return model_logits(model, paths, progress=progress)
+
+    def features(self, photos: Sequence[Photo], mirrored: bool, progress: bool) -> tuple[torch.Tensor, list[int], list[str]]:
+        return head_features(self.model, self.head, photos, mirrored, progress)
+
+
+def head_features(
+    model: nn.Module, head: ModuleHead, photos: Sequence[Photo], mirrored: bool, progress: bool
+) -> tuple[torch.Tensor, list[int], list[str]]:
+    """``Target.features`` for a module and its head."""
+    return run_on_photos(model, photos, lambda batch: head_inputs(model, head, batch), "photo features",
+                         progress=progress, mirrored=mirrored)
 
 
 @dataclass
@@ -111,19 +128,27 @@ class StateDictTarget:
     def known_labels(self) -> list[str] | None:
         return label_names_from_metadata(self.metadata, self.where)
 
-    def check_runnable(self) -> None:
+    def check_runnable(self, option: str) -> None:
         if "architecture" not in self.metadata:
-            raise InjectError(f"--calibrate-images runs the model, but {self.where} has no 'architecture' metadata "
-                              "naming its timm model; use the Python API inject(model, ..., calibrate_images=DIR)")
+            raise InjectError(f"{option} runs the model, but {self.where} has no 'architecture' metadata "
+                              "naming its timm model; use the Python API inject(model, ...) with the built model")
 
     def extended(self, weight: torch.Tensor, bias: torch.Tensor | None, final: bool) -> dict[str, Any]:
         return extend_state_dict(self.tensors, self.head, weight, bias)
 
-    def logits(self, model: dict[str, Any], paths: Sequence[Path], progress: bool) -> torch.Tensor:
-        """Build the timm ``architecture`` with the extended state dict and run it on the photos."""
+    def network(self, state: dict[str, Any]) -> nn.Module:
+        """The timm ``architecture`` of the metadata, holding ``state``."""
         import timm
 
-        num_classes = model[self.head.weight_key].shape[0]
+        num_classes = state[self.head.weight_key].shape[0]
         network = timm.create_model(self.metadata["architecture"], pretrained=False, num_classes=num_classes)
-        network.load_state_dict(model)
-        return model_logits(network, paths, progress=progress)
+        network.load_state_dict(state)
+        return network
+
+    def logits(self, model: dict[str, Any], paths: Sequence[Path], progress: bool) -> torch.Tensor:
+        """Build the timm ``architecture`` with the extended state dict and run it on the photos."""
+        return model_logits(self.network(model), paths, progress=progress)
+
+    def features(self, photos: Sequence[Photo], mirrored: bool, progress: bool) -> tuple[torch.Tensor, list[int], list[str]]:
+        network = self.network(self.tensors)
+        return head_features(network, find_head(network), photos, mirrored, progress)
