@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 import benchmark_cub
+import benchmark_fewshot
 import benchmark_heldout
 import benchmark_names
 import benchmark_speed
@@ -104,6 +105,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
                                if slow else []),
         "b2": benchmark_cub.run(data, fast),
         "names": benchmark_names.run(data, args.names_seeds, list(benchmark_names.VARIANTS)),
+        "fewshot": benchmark_fewshot.run(data),
         "speed": benchmark_speed.run(data, fast),
     }
 
@@ -190,8 +192,29 @@ B2 / B2b: the species ImageNet-1K has in some form reported apart (overlap).
 """
 
 
+def fewshot_section(results: dict) -> str:
+    """The few-shot block: rows from k photos per new class (``inject(..., images=)``) against the baselines."""
+    return f"""## From zero to a few photos
+
+`inject(model, names, images=...)` / `--images DIR`: k photos per new class (5 seeded draws per k; the
+rest of each class are the test photos), all the species injected into the 1000-class head. ZSL =
+top-1 among the new classes; S / U / H over 1000 + K classes with the ImageNet sample photos as the
+seen side, at each method's own offset; S drop = seen accuracy lost against the original head.
+Methods: text only (k = 0, the names-only default); imprinting (Qi et al. 2018: normalised mean of
+the photos' unit features); probe (multinomial logistic regression on the unit features); blend (the
+product: text prior and photos, penalty chosen by leave-photos-out, offset on held-out photos against
+anchored virtual seen features); blend + mirror (also fitted on each photo's mirror image, off by
+default: twice the forward passes). Imprinting and the probe take their offset from the same photo
+calibration on their in-sample logits.
+
+{benchmark_fewshot.tables(results["fewshot"])}
+
+![top-1 vs photos per class](plots/fewshot_top1.png)
+"""
+
+
 def render_page(args: argparse.Namespace, results: dict, minutes: float, loads: tuple[float, float]) -> str:
-    return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + names_section(args, results) + f"""
+    return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + names_section(args, results) + fewshot_section(results) + f"""
 ## B1: held-out ImageNet classes
 
 5 seeded folds, each hiding 200 of the 1000 classes from the head and re-injecting them; one real
@@ -223,6 +246,7 @@ def main() -> None:
     plots.mkdir(parents=True, exist_ok=True)
     plot(results["b1"], "B1: 200 held-out ImageNet classes (fold 0)", plots / "b1_seen_unseen.png")
     plot(results["b2"], "B2: 50 CUB species into ImageNet-1K", plots / "b2_seen_unseen.png")
+    benchmark_fewshot.plot(results["fewshot"], plots / "fewshot_top1.png")
     minutes = (time.perf_counter() - start) / 60
     (args.out / "results.md").write_text(render_page(args, results, minutes, (load_at_start, os.getloadavg()[1])))
     print(f"wrote {args.out / 'results.md'} and {plots}")

@@ -164,3 +164,14 @@ def test_cli_images(folder, tmp_path, fake_encoder):
     bad = CliRunner().invoke(main, [str(tmp_path / "m.safetensors"), "--classes", str(tmp_path / "new.txt"),
                                     "--images", str(tmp_path / "nowhere"), "-o", str(tmp_path / "x.safetensors")])
     assert bad.exit_code != 0 and "does not exist" in bad.output
+
+
+def test_common_component_is_what_the_head_cannot_tell_apart():
+    from inject.calibration.photos import common_component
+
+    generator = torch.Generator().manual_seed(0)
+    weight, bias = torch.randn(20, 64, generator=generator), torch.randn(20, generator=generator)
+    mean = torch.randn(64, generator=generator)
+    common = common_component(weight, bias, mean, ridge=1e-6)
+    assert (weight @ common + bias).std() < 1e-3 * (weight @ mean + bias).std()
+    assert torch.allclose(common_component(weight, bias, common, ridge=1e-6), common, atol=1e-3)  # already common

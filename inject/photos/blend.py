@@ -27,9 +27,10 @@ import torch
 import torch.nn.functional as F
 
 SCALE = 10.0  # logit scale of the regression on unit features (a cosine classifier's temperature)
-PULLS = (0.003, 0.01, 0.03, 0.1)  # candidate penalties towards the prior, per row and feature
+PULLS = (0.0003, 0.003, 0.03)  # candidate penalties towards the prior, per row and feature
 DEFAULT_PULL = 0.01
 STRENGTH = 0.5  # the text prior's weight in photos
+FOLDS = 3  # leave-photos-out folds for choosing the pull
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ def prior_directions(prior: torch.Tensor, features: torch.Tensor, labels: torch.
 
 
 def fit_rows(
-    features: torch.Tensor, labels: torch.Tensor, centre: torch.Tensor, pull: float = DEFAULT_PULL, steps: int = 100
+    features: torch.Tensor, labels: torch.Tensor, centre: torch.Tensor, pull: float = DEFAULT_PULL, steps: int = 30
 ) -> Fitted:
     """MAP logistic regression over ``K`` classes, rows pulled towards ``centre`` ``[K, D]`` (unit).
 
@@ -127,7 +128,7 @@ def choose_pull(
     counts = torch.bincount(labels)
     if counts.max() < 2:
         return DEFAULT_PULL, None
-    folds = photo_folds(labels, folds=min(5, int(counts.max())))
+    folds = photo_folds(labels, folds=min(FOLDS, int(counts.max())))
     best: tuple[float, float, torch.Tensor] | None = None
     for pull in sorted(pulls, reverse=True):
         logits = held_out_logits(features, labels, prior, pull, folds, strength)
