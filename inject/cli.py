@@ -9,6 +9,7 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
@@ -17,10 +18,10 @@ import click
 from . import __version__
 from .adapters import HeadError, StateDictHead, find_head_in_state_dict
 from .calibration import DEFAULT_CALIBRATION, list_calibrations
-from .checkpoint import load_weights, write_safetensors
+from .checkpoint import label_names_from_metadata, load_weights, write_safetensors
 from .errors import InjectError
 from .mappers import DEFAULT_MAPPER, list_mappers
-from .names import read_class_file, split_descriptions
+from .names import class_lines, is_named_set, read_class_file, split_descriptions
 from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection, Request, inject_into
 from .rows import check_finite_head
 from .targets import StateDictTarget
@@ -75,12 +76,15 @@ def run(
     """
     output = output or default_output(model_path)
     check_output(output, model_path, force)
-    new_names, descriptions = split_descriptions(read_class_file(classes, "--classes file"))
     known = read_class_file(seen_names, "--seen-names file") if seen_names else None
+    new_names, descriptions = split_descriptions(class_lines(classes, known))
     request = Request(new_names, known, progress=not quiet, seen_from=f"--seen-names file '{seen_names}'",
                       descriptions=descriptions or None, **options)
     request.check()
     tensors, metadata, head = load_head(model_path, head_key)
+    labels = label_names_from_metadata(metadata, f"model file '{model_path}'")
+    if is_named_set(classes) and known is None and labels is not None:  # leave out the file's own classes
+        request = replace(request, new=class_lines(classes, labels))
     injection = inject_into(StateDictTarget(tensors, metadata, head, model_path), request)
     names = injection.label_names
     try:
@@ -118,6 +122,11 @@ def photo_summary(injection: Injection) -> list[str]:
         result = "n/a (one photo)" if held is None else f"{held:.2f}"
         confused = f", taken for {', '.join(entry['confused_with'])}" if entry.get("confused_with") else ""
         lines.append(f"  {name}: {entry['photos']} photos, {result}{confused}")
+    held = [entry["held_out_top1"] for entry in photos["per_class"].values() if "held_out_top1" in entry]
+    chance = 1 / max(injection.record["injected"], 1)
+    if held and sum(held) / len(held) < 2 * chance:
+        lines.append(f"  warning: held-out top-1 {sum(held) / len(held):.2f} is near chance ({chance:.2f}): this "
+                     "model's features barely tell these classes apart; more photos or another backbone may help")
     lines += [f"  note: {note}" for note in photos["skipped"]]
     return lines
 
@@ -169,7 +178,9 @@ class OneLineErrors(click.Command):
 @click.argument("model_path", metavar="MODEL.safetensors", type=click.Path(path_type=Path))
 @click.option("--classes", "classes", required=True, type=click.Path(path_type=Path),
               help="UTF-8 text file, one new class per line: a name, a WordNet id (n02391049), 'name (n02391049)', "
-                   "or 'name: a sentence describing it' (lines of one name add up).")
+                   "or 'name: a sentence describing it' (lines of one name add up). Or a named set, less the "
+                   "model's own classes: imagenet21k (every ImageNet-21K synset), or the DGP splits 2-hops, "
+                   "3-hops, all (read from the data folder, INJECT_DATA); an existing file of that name wins.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Where to write the extended model, a .safetensors file (default: MODEL-injected.safetensors).")
 @click.option("--seen-names", type=click.Path(path_type=Path), default=None,

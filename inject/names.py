@@ -29,6 +29,26 @@ def read_class_file(path: str | os.PathLike, what: str = "class file") -> list[s
     return names
 
 
+def is_named_set(classes: str | os.PathLike) -> bool:
+    """Whether ``--classes`` names a class set (``imagenet21k``, ``2-hops``, ``3-hops``, ``all``): a path
+    that exists is always a file, so a set name never shadows one."""
+    from .knowledge.sets import NAMED_SETS
+
+    return str(classes) in NAMED_SETS and not Path(classes).exists()
+
+
+def class_lines(classes: str | os.PathLike, seen: Sequence[str] | None = None) -> list[str]:
+    """The lines of ``--classes``: a class file's, or a named set's less the model's own classes.
+
+    ``seen``: the model's class names (``None``: ImageNet-1K's), left out of a named set by synset.
+    """
+    if not is_named_set(classes):
+        return read_class_file(classes, "--classes file")
+    from .knowledge.sets import model_wnids, named_set
+
+    return named_set(str(classes), model_wnids(seen))
+
+
 def _spaced(name: str) -> str:
     """``name`` with runs of white space as one space and none at the ends."""
     return " ".join(name.split())

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .errors import InjectError
+from .packed import packed_vectors
 
 ENCODE_CHUNK = 256  # texts per encoder call: the progress bar's step
 
@@ -151,10 +152,12 @@ class EmbeddingCache:
             self._texts, self._vectors = texts, vectors
 
     def lookup(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """The embeddings of those ``texts`` that are known (shipped or cached)."""
+        """The embeddings of those ``texts`` that are known (shipped, cached, or packed synset glosses)."""
         shipped = packaged_embeddings(self.encoder_name)
         index = {t: i for i, t in enumerate(self._texts)}
-        return {t: shipped[t] if t in shipped else self._vectors[index[t]] for t in texts if t in shipped or t in index}
+        found = {t: shipped[t] if t in shipped else self._vectors[index[t]] for t in texts if t in shipped or t in index}
+        rest = [t for t in texts if t not in found]
+        return {**found, **packed_vectors(self.encoder_name, "text", rest)} if rest else found
 
     def add(self, texts: Sequence[str], vectors: torch.Tensor) -> None:
         from .checkpoint import write_safetensors
@@ -198,8 +201,26 @@ def encode_names(
     progress: bool = False,
     cache: bool = True,
 ) -> torch.Tensor:
-    """Descriptors ``[N, E]`` of class ``names``: mean of the template embeddings, re-normalised."""
+    """Descriptors ``[N, E]`` of class ``names``: mean of the template embeddings, re-normalised.
+
+    Names whose ensemble the package holds (every ImageNet-21K synset name, ``inject.packed``)
+    are looked up whole; only the others are encoded (or found per template text in the cache).
+    """
     text_encoder = resolve_encoder(encoder)
+    shipped = packaged_embeddings(text_encoder.name)  # the ImageNet-1K texts: used as before, per template
+    unshipped = [n for n in names if any(t.format(n) not in shipped for t in templates)]
+    packed = packed_vectors(text_encoder.name, "name", unshipped, templates) if cache else {}
+    rest = list(dict.fromkeys(n for n in names if n not in packed))
+    if not rest:
+        return torch.stack([packed[n] for n in names]) if names else torch.empty(0)
+    encoded = dict(zip(rest, _encode_ensembles(rest, text_encoder, templates, progress, cache)))
+    return torch.stack([packed[n] if n in packed else encoded[n] for n in names])
+
+
+def _encode_ensembles(
+    names: Sequence[str], text_encoder: TextEncoder, templates: Sequence[str], progress: bool, cache: bool
+) -> torch.Tensor:
+    """``[N, E]``: the mean of each name's template embeddings, re-normalised (via ``encode_texts``)."""
     texts = [template.format(name) for name in names for template in templates]
     name_of = dict(zip(texts, (name for name in names for _ in templates)))
 

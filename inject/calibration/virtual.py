@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import torch
 
 from ..mappers import Mapper
-from ..virtual.features import chunks, nearest_row_cosine, virtual_features
+from ..virtual.features import nearest_row_cosine, virtual_features
 from .base import Calibration, Problem, register_calibration
 from .rules import heldout_rows, match_row_norms
+
+LOGITS = 2**24  # logits held at a time in _gaps
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,14 @@ class VirtualCalibration:
 
 
 def _gaps(features: torch.Tensor, labels: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, is_new: torch.Tensor):
-    """Per feature: (best seen logit - best new logit, seen side right, new side right)."""
+    """Per feature: (best seen logit - best new logit, seen side right, new side right).
+
+    Features go in slices of at most ``LOGITS // classes``, so the ``[slice, classes]`` logits (and their
+    two masked copies) stay near 64 MB each even with 22K classes.
+    """
     gaps, seen_right, new_right = [], [], []
-    for part in chunks(len(labels)):
+    step = max(1, LOGITS // weight.shape[0])
+    for part in (slice(i, i + step) for i in range(0, len(labels), step)):
         logits = features[part] @ weight.T + bias
         seen, new = logits.masked_fill(is_new, -math.inf), logits.masked_fill(~is_new, -math.inf)
         gaps.append(seen.max(1).values - new.max(1).values)

@@ -31,7 +31,7 @@ from ..errors import InjectError
 from ..semantics import TextEncoder, encode_names, encode_texts, resolve_encoder
 from .context import resolve_classes
 from .hierarchy import hierarchy_descriptors
-from .resolve import Resolution
+from .resolve import BRACKETED, Resolution
 from .wordnet import load_wordnet
 
 SOURCES = ("name", "gloss", "parent", "hierarchy")
@@ -60,6 +60,15 @@ class Described:
     @property
     def sources(self) -> tuple[str, ...]:
         return tuple(self.seen)
+
+
+def name_text(resolution: Resolution) -> str:
+    """The name the ``name`` source encodes: the line, but for a synset line (``n02510455`` or
+    ``giant panda (n02510455)``) the name given, else the synset's first lemma."""
+    if resolution.how != "wnid":
+        return resolution.name
+    bracketed = BRACKETED.fullmatch(" ".join(resolution.name.split()))
+    return bracketed[1] if bracketed else resolution.lemmas[0]
 
 
 def gloss_text(resolution: Resolution) -> str:
@@ -100,7 +109,7 @@ def _text_source(
 ) -> torch.Tensor:
     """``[N, E]`` embeddings of one text source (``name``, ``gloss`` or ``parent``) for ``N`` classes."""
     if source == "name":
-        encoded = encode_names(names, encoder, progress=progress)
+        encoded = encode_names([name_text(r) for r in resolutions], encoder, progress=progress)
     else:
         texts = [gloss_text(r) if source == "gloss" else parent_text(r) for r in resolutions]
         encoded = encode_texts(texts, encoder, progress=progress,
@@ -139,7 +148,7 @@ def describe_classes(
     for source in sources:
         start = time.perf_counter()
         if source == "hierarchy":
-            both, _ = hierarchy_descriptors([r.wnid for r in resolutions])
+            both, _ = hierarchy_descriptors([r.wnid for r in resolutions], seen=len(seen_names))
         else:
             both = _text_source(source, names, resolutions, text_encoder, descriptions, progress)
             if center:

@@ -11,6 +11,15 @@ With the default ``decay=0.8``, cosines are about 0.45-0.7 for siblings (two cor
 about 0.1 for cousins (a corgi and a wolf or a tabby), about 0.01 for a dog and a bird, 0 for a dog and
 a car. Columns are the ancestors of the synsets given together, so seen and new classes must be
 described in one call (or compared with ``hierarchy_similarity``).
+
+Memory: ``N`` synsets have ``V`` ancestors between them (``V`` about 23,500 for ImageNet-21K's 21,843,
+so a dense ``[N, V]`` bag matrix would take about 2 GB). When the first ``seen`` rows are the seen
+classes and ``N * V`` exceeds ``DENSE_LIMIT``, the columns are the seen rows' ancestors plus one
+``rest`` column: each row keeps its (unit-norm) bag's entries on the seen ancestors and puts the norm
+of the remainder in ``rest``. Seen rows are exact (``rest`` 0); every cosine of a row with a seen row is
+exact, which is all that ``conse``, the rehearsal and the calibration use; and a linear map fitted on
+the seen rows sees the same coordinates. Only cosines between two new rows change (their remainders
+meet in ``rest``), which matters only to transductive mappers, and only above the limit.
 """
 from __future__ import annotations
 
@@ -23,16 +32,19 @@ from ..errors import InjectError
 from .wordnet import WordNet, load_wordnet
 
 DEFAULT_DECAY = 0.8
+DENSE_LIMIT = 2**25  # N * V entries (128 MB) above which descriptors are projected on the seen ancestors
 
 
 def hierarchy_descriptors(
-    wnids: Sequence[str | None], decay: float = DEFAULT_DECAY
+    wnids: Sequence[str | None], decay: float = DEFAULT_DECAY, seen: int | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Ancestor-bag descriptors of ``N`` synsets over the ``V`` ancestors they have between them.
 
     Args:
         wnids: ``N`` WordNet 3.0 noun wnids; ``None`` for a class without a synset.
         decay: weight factor per hypernym hop, in ``(0, 1]``.
+        seen: how many of the first ``wnids`` are seen classes; with it, ``N * V > DENSE_LIMIT`` gives
+            the compact ``[N, V_seen + 1]`` form (see the module doc), exact against the seen rows.
 
     Returns:
         ``(descriptors, resolved)``: float32 ``[N, V]`` with unit-norm rows (zero rows where unresolved)
@@ -45,12 +57,18 @@ def hierarchy_descriptors(
         raise InjectError(f"decay must be in (0, 1], got {decay}")
     wn = load_wordnet()
     _check_wnids(wn, wnids)
-    bags = [_bag(wn, wnid, decay) if wnid is not None else {} for wnid in wnids]
-    columns = {a: j for j, a in enumerate(sorted({a for bag in bags for a in bag}))}
-    descriptors = torch.zeros(len(wnids), max(len(columns), 1))
+    bags = [_unit(_bag(wn, wnid, decay)) if wnid is not None else {} for wnid in wnids]
+    every = sorted({a for bag in bags for a in bag})
+    compact = seen is not None and len(wnids) * len(every) > DENSE_LIMIT
+    kept = sorted({a for bag in bags[:seen] for a in bag}) if compact else every
+    columns = {a: j for j, a in enumerate(kept)}
+    descriptors = torch.zeros(len(wnids), max(len(columns) + compact, 1))
     for i, bag in enumerate(bags):
-        if bag:
-            descriptors[i, [columns[a] for a in bag]] = torch.tensor(list(bag.values()))
+        inside = {columns[a]: w for a, w in bag.items() if a in columns}
+        if inside:
+            descriptors[i, list(inside)] = torch.tensor(list(inside.values()))
+        if compact and bag:
+            descriptors[i, -1] = max(0.0, 1.0 - sum(w * w for w in inside.values())) ** 0.5
     resolved = torch.tensor([wnid is not None for wnid in wnids], dtype=torch.bool)
     return F.normalize(descriptors, dim=1), resolved
 
@@ -67,6 +85,12 @@ def _bag(wn: WordNet, wnid: str, decay: float) -> dict[str, float]:
     """Ancestor -> ``decay ** hops * IC(ancestor)`` for one synset; the root (IC 0) is left out."""
     bag = {a: decay**hops * wn.information_content(a) for a, hops in wn.ancestors(wnid).items()}
     return {a: weight for a, weight in bag.items() if weight > 0}
+
+
+def _unit(bag: dict[str, float]) -> dict[str, float]:
+    """``bag`` scaled to unit L2 norm (empty stays empty)."""
+    norm = sum(w * w for w in bag.values()) ** 0.5
+    return {a: w / norm for a, w in bag.items()} if norm > 0 else {}
 
 
 def _check_wnids(wn: WordNet, wnids: Sequence[str | None]) -> None:

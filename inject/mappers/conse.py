@@ -12,6 +12,8 @@ import torch.nn.functional as F
 
 from .base import register_mapper
 
+CHUNK = 1024  # queries per gather in neighbour_mean
+
 
 @register_mapper("conse")
 class ConSEMapper:
@@ -43,11 +45,13 @@ def neighbour_mean(similarity: torch.Tensor, rows: torch.Tensor, top_k: int, pow
     similar (``similarity`` ``[K, C]``), weighted by ``max(similarity, 0) ** power`` (uniform if all are 0).
 
     Only each row's order and ratios of ``similarity`` matter: scaling a query's similarities by a positive
-    number gives the same rows.
+    number gives the same rows. Queries go ``CHUNK`` at a time: the gathered neighbours ``[chunk, k, R]``
+    stay small however many new classes there are (21K classes at once would need 1.1 GB).
     """
     top = similarity.topk(min(top_k, similarity.shape[1]), dim=1)
     weights = top.values.clamp_min(0) ** power
     weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
-    weights = weights / weights.sum(1, keepdim=True)
-    neighbours = rows[top.indices]  # [K, k, R]
-    return torch.einsum("kn,knr->kr", weights.to(neighbours.dtype), neighbours)
+    weights = (weights / weights.sum(1, keepdim=True)).to(rows.dtype)
+    parts = [torch.einsum("kn,knr->kr", weights[start : start + CHUNK], rows[top.indices[start : start + CHUNK]])
+             for start in range(0, similarity.shape[0], CHUNK)]
+    return torch.cat(parts) if parts else rows.new_zeros(0, rows.shape[1])

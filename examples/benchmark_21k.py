@@ -1,0 +1,213 @@
+"""ImageNet-21K into the 1000-class demo head: cold CLI time and peak memory, inference cost, Hit@k on photos.
+
+* ``inject-classes lite0.safetensors --classes SET`` as a cold process with an empty embedding cache for
+  SET = ``2-hops`` (1,549 synsets), ``3-hops`` (7,860) and ``imagenet21k`` (all 21,843 of timm's table
+  less the model's own: 20,844): wall seconds and peak RSS (``os.wait4`` of the child);
+* inference time at batch 32 of the 21,844-class model over the original (median of 5);
+* DGP-style accuracy on real photos: the CUB-50 and Flowers-102 species that are ImageNet-21K synsets
+  (resolved offline, exact or normalised lemma matches only; the unmapped ones are listed), ranked among
+  all 21K + 1K classes of the ``imagenet21k`` model (generalised), among its 20,844 new classes only (DGP's
+  zero-shot "all"), and among the 2-hops classes of the ``2-hops`` model for the species in that split:
+  Hit@1/2/5/10 of the right synset, mean over classes (ties at random). Baseline in the same run, over the
+  same candidates: the photo's top ImageNet-1K class, its name's text embedding, nearest class-name embeddings.
+* a hierarchical top-3 (``inject.knowledge.paths``) of the first CUB photo.
+
+    OMP_NUM_THREADS=1 python examples/benchmark_21k.py [--data DIR] [--sets 2-hops 3-hops imagenet21k] [--json OUT]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import timm
+import torch
+import torch.nn.functional as F
+
+from benchmark_cub import cub_features
+from benchmark_names import flowers_features
+from inject import assets, save_model
+from inject.checkpoint import load_weights
+from inject.knowledge.context import resolve_new
+from inject.knowledge.paths import hierarchical_topk, label_wnids
+from inject.knowledge.resolve import BRACKETED
+from inject.knowledge.sets import imagenet21k_wnids, model_wnids
+from inject.knowledge.wordnet import WNID
+from inject.semantics import encode_names
+
+KS = (1, 2, 5, 10)
+
+
+def cli_run(model_path: Path, classes: str, workdir: Path) -> dict[str, float]:
+    """Wall seconds and peak RSS (MB) of one cold ``inject-classes`` process with an empty cache."""
+    env = {**os.environ, "INJECT_CACHE_DIR": tempfile.mkdtemp(dir=workdir)}
+    output = workdir / f"{classes}.safetensors"
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, "-m", "inject.cli", str(model_path), "--classes", classes,
+                              "-o", str(output), "--quiet"], env=env)
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"inject-classes --classes {classes} failed")
+    result = {"seconds": round(seconds, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024), "outputs": None}
+    result["outputs"] = int(load_weights(output)[1]["num_classes"])
+    print(f"  CLI --classes {classes:11}: {result['seconds']:6.1f} s, peak RSS {result['peak_rss_mb']} MB, "
+          f"{result['outputs']} outputs", flush=True)
+    return result
+
+
+def head(path: Path) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+    """(label names, weight ``[C, D]``, bias ``[C]``) of an injected demo model file."""
+    tensors, metadata = load_weights(path)
+    return json.loads(metadata["label_names"]), tensors["classifier.weight"].float(), tensors["classifier.bias"].float()
+
+
+@torch.inference_mode()
+def batch_seconds(model: torch.nn.Module, repeats: int = 5) -> float:
+    """Median seconds of one forward pass on a ``[32, 3, 224, 224]`` batch."""
+    x = torch.randn(32, 3, 224, 224)
+    model(x)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(x)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
+
+
+def inference_ratio(path: Path) -> dict[str, float]:
+    """Batch-32 seconds of the injected model in ``path`` and of the original, and their ratio."""
+    tensors, metadata = load_weights(path)
+    model = timm.create_model(assets.DEMO_ARCHITECTURE, num_classes=int(metadata["num_classes"])).eval()
+    model.load_state_dict(tensors)
+    injected, original = batch_seconds(model), batch_seconds(assets.load_demo_model())
+    print(f"  inference at batch 32: {injected:.3f} s vs {original:.3f} s original ({injected / original:.2f}x)")
+    return {"injected_s": injected, "original_s": original, "ratio": injected / original}
+
+
+def species_wnids(names: list[str], allowed: set[str]) -> dict[str, str | None]:
+    """Species name -> its synset when an exact or normalised lemma match is in ``allowed``, else ``None``.
+
+    Resolved as new names beside the ImageNet-1K classes (``resolve_new``: the dataset's own species give
+    each other context, so ``Cardinal`` is the bird), the chosen sense first.
+    """
+    mapped = {}
+    for name, resolution in zip(names, resolve_new(names, model_wnids(None))):
+        senses = [resolution.wnid, *resolution.alternatives] if resolution.how in ("exact", "normalised") else []
+        mapped[name] = next((s for s in senses if s in allowed), None)
+    return mapped
+
+
+def photo_sets(data: Path) -> list[tuple[str, torch.Tensor, torch.Tensor, list[str]]]:
+    """(dataset, pre-logits ``[N, D]``, class index ``[N]``, readable class names) of CUB-50 and Flowers-102."""
+    cub, cub_labels, species = cub_features(data)
+    flowers, flower_labels, flower_names, _ = flowers_features(data)
+    cub_names = [s.split(".", 1)[1].replace("_", " ") for s in species]
+    return [("CUB-50", cub, cub_labels, cub_names), ("Flowers-102", flowers, flower_labels, flower_names)]
+
+
+def hits(scores: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
+    """Hit@k of the ``target`` column per photo (``scores`` ``[N, C]``), averaged per class, then over classes.
+
+    Ties (equal text embeddings of same-named classes) are broken at random: a photo with ``g`` better and
+    ``e`` equal columns (its own included) counts ``clamp((k - g) / e, 0, 1)``.
+    """
+    own = scores.gather(1, target[:, None])
+    greater, equal = (scores > own).sum(1).float(), (scores == own).sum(1).float()
+    result = {}
+    for k in KS:
+        hit = ((k - greater) / equal).clamp(0, 1)
+        per_class = [float(hit[classes == c].mean()) for c in classes.unique()]
+        result[f"hit@{k}"] = round(sum(per_class) / len(per_class), 4)
+    return result
+
+
+def evaluate(features, labels, names, model_head, baseline_1k, only_new: bool) -> dict | None:
+    """Ours and the baseline on the photos of mapped species; ``only_new``: candidates are the new rows."""
+    label_names, weight, bias = model_head
+    wnids = label_wnids(label_names)
+    candidates = torch.arange(1000 if only_new else 0, len(label_names))
+    row_of = {w: i for i, w in enumerate(wnids) if w is not None and i in set(candidates.tolist())}
+    mapped = species_wnids(names, set(row_of))
+    keep = torch.tensor([mapped[names[c]] is not None for c in labels.tolist()])
+    if not keep.any():
+        return None
+    feats, classes = features[keep], labels[keep]
+    target_row = torch.tensor([row_of[mapped[names[c]]] for c in classes.tolist()])
+    target = torch.searchsorted(candidates, target_row)
+    ours = (feats @ weight[candidates].T + bias[candidates])
+    text = F.normalize(encode_names([_readable(label_names[i]) for i in candidates.tolist()]), dim=1)
+    predicted_1k = (feats @ baseline_1k[0].T + baseline_1k[1]).argmax(1)
+    query = encode_names([_readable(label_names[i]) for i in predicted_1k.tolist()])
+    baseline = query @ text.T
+    return {"photos": int(keep.sum()), "classes": len(classes.unique()), "ours": hits(ours, target, classes),
+            "baseline_nearest_text": hits(baseline, target, classes),
+            "mapped": {n: w for n, w in mapped.items() if w}, "unmapped": [n for n, w in mapped.items() if not w]}
+
+
+def _readable(label: str) -> str:
+    """The name part of a synset label (``giant panda (n02510455)`` -> ``giant panda``); other labels as they are."""
+    bracketed = BRACKETED.fullmatch(label)
+    return bracketed[1] if bracketed and WNID.fullmatch(bracketed[2]) else label
+
+
+def accuracy(data: Path, outputs: dict[str, Path]) -> dict:
+    """Hit@k per photo set: among all classes of the ``imagenet21k`` model, and among the 2-hops model's new classes."""
+    demo = assets.load_demo_model()
+    baseline_1k = (demo.classifier.weight.detach(), demo.classifier.bias.detach())
+    results = {}
+    settings = {"all 21K+1K": ("imagenet21k", False), "21K new only": ("imagenet21k", True), "2-hops": ("2-hops", True)}
+    for setting, (set_name, only_new) in settings.items():
+        if set_name not in outputs:
+            continue
+        model_head = head(outputs[set_name])
+        for dataset, features, labels, names in photo_sets(data):
+            found = evaluate(features, labels, names, model_head, baseline_1k, only_new)
+            results[f"{dataset}, {setting}"] = found
+            if found:
+                print(f"  {dataset:11} among {setting:10} ({found['classes']} classes, {found['photos']} photos): "
+                      f"ours {found['ours']}  baseline {found['baseline_nearest_text']}", flush=True)
+    return results
+
+
+def paths_example(data: Path, path: Path) -> list:
+    """Hierarchical top-3 of the first CUB photo in the ``imagenet21k`` model (synset paths)."""
+    label_names, weight, bias = head(path)
+    features = photo_sets(data)[0][1][:1]
+    return hierarchical_topk(features @ weight.T + bias, label_names, k=3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--sets", nargs="+", default=["2-hops", "3-hops", "imagenet21k"])
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the models here (default: a temp folder)")
+    parser.add_argument("--skip-cli", action="store_true", help="reuse the models already in --workdir")
+    args = parser.parse_args()
+    data = assets.data_dir(args.data)
+    os.environ["INJECT_DATA"] = str(data)
+    results: dict = {"synsets_in_timm_21k": len(imagenet21k_wnids())}
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = args.workdir or Path(scratch)
+        model_path = workdir / "lite0.safetensors"
+        save_model(assets.load_demo_model(), model_path)
+        if not args.skip_cli:
+            results["cli"] = {name: cli_run(model_path, name, workdir) for name in args.sets}
+        outputs = {name: workdir / f"{name}.safetensors" for name in args.sets}
+        if "imagenet21k" in outputs and not args.skip_cli:
+            results["inference"] = inference_ratio(outputs["imagenet21k"])
+            results["hierarchical_top3_first_cub_photo"] = paths_example(data, outputs["imagenet21k"])
+        results["accuracy"] = accuracy(data, outputs)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+        print(f"wrote {args.json}")
+
+
+if __name__ == "__main__":
+    main()
