@@ -182,6 +182,44 @@ def paths_example(data: Path, path: Path) -> list:
     return hierarchical_topk(features @ weight.T + bias, label_names, k=3)
 
 
+def run(data: Path, sets=("2-hops", "3-hops", "imagenet21k"), workdir: Path | None = None, skip_cli: bool = False) -> dict:
+    """Everything ``tables`` renders: CLI time and memory per set, inference ratio, Hit@k, a hierarchical top-3."""
+    os.environ["INJECT_DATA"] = str(data)
+    results: dict = {"synsets_in_timm_21k": len(imagenet21k_wnids())}
+    with tempfile.TemporaryDirectory() as scratch:
+        workdir = workdir or Path(scratch)
+        model_path = workdir / "lite0.safetensors"
+        save_model(assets.load_demo_model(), model_path)
+        if not skip_cli:
+            results["cli"] = {name: cli_run(model_path, name, workdir) for name in sets}
+        outputs = {name: workdir / f"{name}.safetensors" for name in sets}
+        if "imagenet21k" in outputs and not skip_cli:
+            results["inference"] = inference_ratio(outputs["imagenet21k"])
+            results["hierarchical_top3_first_cub_photo"] = paths_example(data, outputs["imagenet21k"])
+        results["accuracy"] = accuracy(data, outputs)
+    return results
+
+
+def tables(results: dict) -> str:
+    """Markdown: CLI time / peak RSS per set, inference ratio, Hit@k ours vs the nearest-text baseline, unmapped species."""
+    lines = ["| `--classes` | outputs | wall s | peak RSS MB |", "|---|---|---|---|"]
+    lines += [f"| `{name}` | {r['outputs']} | {r['seconds']:.1f} | {r['peak_rss_mb']} |" for name, r in results.get("cli", {}).items()]
+    if "inference" in results:
+        lines += ["", f"Inference at batch 32, {results['cli']['imagenet21k']['outputs']}-class model over the original: "
+                      f"{results['inference']['ratio']:.2f}x."]
+    lines += ["", "| photos, candidates | classes (photos) | ours Hit@1 / 2 / 5 / 10 | nearest-text baseline Hit@1 / 2 / 5 / 10 |",
+              "|---|---|---|---|"]
+    for setting, r in results["accuracy"].items():
+        if r:
+            ours, base = (" / ".join(f"{r[m][f'hit@{k}']:.3f}" for k in KS) for m in ("ours", "baseline_nearest_text"))
+            lines.append(f"| {setting} | {r['classes']} ({r['photos']}) | {ours} | {base} |")
+    for setting, r in results["accuracy"].items():
+        if r and setting.endswith("all 21K+1K"):
+            lines += ["", f"{setting.split(',')[0]}: {len(r['mapped'])} species are ImageNet-21K synsets; not mapped "
+                          f"({len(r['unmapped'])}): {', '.join(r['unmapped'])}."]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=None)
@@ -190,20 +228,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=None, help="keep the models here (default: a temp folder)")
     parser.add_argument("--skip-cli", action="store_true", help="reuse the models already in --workdir")
     args = parser.parse_args()
-    data = assets.data_dir(args.data)
-    os.environ["INJECT_DATA"] = str(data)
-    results: dict = {"synsets_in_timm_21k": len(imagenet21k_wnids())}
-    with tempfile.TemporaryDirectory() as scratch:
-        workdir = args.workdir or Path(scratch)
-        model_path = workdir / "lite0.safetensors"
-        save_model(assets.load_demo_model(), model_path)
-        if not args.skip_cli:
-            results["cli"] = {name: cli_run(model_path, name, workdir) for name in args.sets}
-        outputs = {name: workdir / f"{name}.safetensors" for name in args.sets}
-        if "imagenet21k" in outputs and not args.skip_cli:
-            results["inference"] = inference_ratio(outputs["imagenet21k"])
-            results["hierarchical_top3_first_cub_photo"] = paths_example(data, outputs["imagenet21k"])
-        results["accuracy"] = accuracy(data, outputs)
+    results = run(assets.data_dir(args.data), args.sets, args.workdir, args.skip_cli)
+    print(tables(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
         print(f"wrote {args.json}")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+import benchmark_21k
 import benchmark_cub
 import benchmark_fewshot
 import benchmark_heldout
@@ -106,6 +107,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
         "b2": benchmark_cub.run(data, fast),
         "names": benchmark_names.run(data, args.names_seeds, list(benchmark_names.VARIANTS)),
         "fewshot": benchmark_fewshot.run(data),
+        "imagenet21k": benchmark_21k.run(data),
         "speed": benchmark_speed.run(data, fast),
     }
 
@@ -213,8 +215,24 @@ calibration on their in-sample logits.
 """
 
 
+def imagenet21k_section(results: dict) -> str:
+    """The ImageNet-21K block: every synset into the 1000-class head, time, memory, Hit@k."""
+    return f"""## ImageNet-21K into the 1000-class head
+
+`inject-classes lite0.safetensors --classes SET` for the named sets (`imagenet21k`: timm's
+{results["imagenet21k"]["synsets_in_timm_21k"]} synsets less the model's own; the DGP splits read from the data folder), each a
+cold process with an empty embedding cache (the names and glosses of every synset ship as package
+data). Hit@k the DGP way on real photos: the CUB-50 and Flowers-102 species that are ImageNet-21K
+synsets (exact or normalised lemma matches), ranked among all classes of the `imagenet21k` model, among
+its new classes only, and among the 2-hops classes; mean over classes. Baseline, same candidates: the
+photo's top ImageNet-1K class name, then the nearest class names by text embedding.
+
+{benchmark_21k.tables(results["imagenet21k"])}
+"""
+
+
 def render_page(args: argparse.Namespace, results: dict, minutes: float, loads: tuple[float, float]) -> str:
-    return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + names_section(args, results) + fewshot_section(results) + f"""
+    return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + names_section(args, results) + fewshot_section(results) + imagenet21k_section(results) + f"""
 ## B1: held-out ImageNet classes
 
 5 seeded folds, each hiding 200 of the 1000 classes from the head and re-injecting them; one real
