@@ -134,7 +134,8 @@ def test_packaged_synset_vectors_match_fresh_encoding_and_give_the_same_descript
     from inject.assets import imagenet_class_names
     from inject.knowledge.classes import known_class_descriptors
     from inject.knowledge.describe import gloss_text, name_text
-    from inject.knowledge import packed, resolve_names
+    from inject import packed
+    from inject.knowledge import resolve_names
     from inject.semantics import TEMPLATES
 
     wnids = random.Random(0).sample(imagenet21k_wnids(), 40)

@@ -124,3 +124,29 @@ def test_calibrate_images_on_real_photos_keeps_seen_logits_and_records_the_offse
     assert torch.equal(extended.classifier.bias[:1000], demo_model.classifier.bias)
     virtual = inject.inject(demo_model, list(folders), mapper="conse").pretrained_cfg["inject"]["calibration"]
     assert virtual["method"] == "virtual" and 0 < virtual["gamma"] < 15
+
+
+def test_photos_of_cub_species_beat_their_names_on_other_photos(demo_model, data):
+    """Three photos per species sharpen the rows: top-1 among the five species on their other photos."""
+    import csv
+
+    folder = data / "cub_001_050_224"
+    with open(folder / "labels.csv") as f:
+        rows = list(csv.DictReader(f))
+    species = ["005.Crested_Auklet", "009.Brewer_Blackbird", "016.Painted_Bunting", "020.Yellow_breasted_Chat",
+               "031.Black_billed_Cuckoo"]
+    names = [s.split(".", 1)[1].replace("_", " ") for s in species]
+    photos = {n: [folder / r["file"] for r in rows if r["class_name"] == s] for n, s in zip(names, species)}
+    text = inject.inject(demo_model, names)
+    shaped = inject.inject(demo_model, names, images={n: p[:3] for n, p in photos.items()})
+    record = shaped.pretrained_cfg["inject"]["photos"]
+    assert record["photos"] == 15 and set(record["per_class"]) == set(names)
+    test = [p for n in names for p in photos[n][3:]]
+    truth = torch.tensor([i for i, n in enumerate(names) for _ in photos[n][3:]])
+    transform = image_transform(demo_model)
+    x = torch.stack([transform(Image.open(p).convert("RGB")) for p in test])
+    with torch.no_grad():
+        top_text, top_shaped = (m(x)[:, 1000:].argmax(1) for m in (text, shaped))
+    assert (top_shaped == truth).float().mean() > (top_text == truth).float().mean() + 0.2
+    with torch.no_grad():
+        assert torch.equal(shaped(x[:4])[:, :1000], demo_model(x[:4]))
