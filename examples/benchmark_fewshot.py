@@ -49,6 +49,7 @@ from inject.mappers import create_mapper
 from inject.metrics import gzsl, seen_unseen_curve, zsl_top1
 from inject.photos.apply import MIRRORED, shape
 from inject.photos.blend import fit_rows
+from inject.photos.rows import head_geometry
 from inject.rows import NewRows, head_rows, predict_new_rows
 from inject.semantics import cache_dir, resolve_encoder
 
@@ -104,9 +105,7 @@ def draw(labels: torch.Tensor, shots: int, seed: int) -> tuple[torch.Tensor, tor
 
 def _in_head(unit_rows: torch.Tensor, bias: torch.Tensor, weight: torch.Tensor, features: torch.Tensor, labels, unit_bias):
     """Rows on unit features -> head geometry (seen mean norm), offset on in-sample logits (imprinting, probe)."""
-    norm = float(features.norm(dim=1).mean())
-    factor = float(weight.norm(dim=1).mean()) * norm / float(unit_rows.norm(dim=1).mean())
-    new_weight, new_bias = unit_rows * factor / norm, unit_bias * factor
+    new_weight, new_bias, _ = head_geometry(unit_rows, unit_bias, weight, float(features.norm(dim=1).mean()))
     chosen = photo_gamma(head_rows(weight, bias), new_weight, new_bias, features, features @ new_weight.T + new_bias, labels)
     return new_weight, new_bias + chosen.gamma
 

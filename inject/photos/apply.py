@@ -9,6 +9,7 @@ import torch
 from ..calibration.base import Calibration
 from ..calibration.photos import photo_gamma
 from ..errors import InjectError
+from ..images import MIN_SIDE
 from ..rows import NewRows, head_rows
 from .rows import PhotoRows, photo_rows, report
 from .support import Support
@@ -31,7 +32,7 @@ def _features(target, support: Support, progress: bool) -> tuple[torch.Tensor, t
     features, used, notes = target.features(support.photos, MIRRORED, progress)
     if not used:
         raise InjectError(f"none of the {len(support.photos)} photos of {support.where} could be used "
-                          f"({notes[0] if notes else 'no photos'}); give readable images of at least {16} px")
+                          f"({notes[0] if notes else 'no photos'}); give readable images of at least {MIN_SIDE} px")
     return (features if features.dim() == 3 else features[:, None]), support.labels[used], notes
 
 

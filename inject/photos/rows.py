@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .blend import SCALE, STRENGTH, Fitted, choose_pull, fit_rows, prior_directions
+from .blend import SCALE, STRENGTH, choose_pull, fit_rows, prior_directions
 
 CONFUSIONS = 2  # other classes listed per class in the report
 
@@ -33,15 +33,18 @@ class PhotoRows:
     factor: float
 
 
-def _head_geometry(fitted: Fitted, seen_weight: torch.Tensor, feature_norm: float) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """(rows ``[K, D]``, biases ``[K]``, factor) acting on raw features with the seen rows' mean norm.
+def head_geometry(
+    unit_weight: torch.Tensor, unit_bias: torch.Tensor, seen_weight: torch.Tensor, feature_norm: float
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """(rows ``[K, D]``, biases ``[K]``, factor): rows scoring unit features, moved onto raw features at the
+    seen rows' mean norm.
 
-    The regression scores unit features ``x = f / |f|``: ``x @ w + b``. With ``|f|`` taken as the photos'
-    mean feature norm, rows ``factor / |f| * w`` and biases ``factor * b`` give the same scores times
-    ``factor``, which is set so that the rows' mean norm is the seen rows' mean norm.
+    Rows ``unit_weight`` ``[K, D]`` / ``unit_bias`` ``[K]`` score unit features ``x = f / |f|``: ``x @ w + b``.
+    With ``|f|`` taken as the photos' mean feature norm, rows ``factor / |f| * w`` and biases ``factor * b``
+    give the same scores times ``factor``, which is set so that the rows' mean norm is the seen rows'.
     """
-    factor = float(seen_weight.norm(dim=1).mean() * feature_norm / fitted.weight.norm(dim=1).mean())
-    return fitted.weight * (factor / feature_norm), fitted.bias * factor, factor
+    factor = float(seen_weight.norm(dim=1).mean() * feature_norm / unit_weight.norm(dim=1).mean())
+    return unit_weight * (factor / feature_norm), unit_bias * factor, factor
 
 
 def photo_rows(
@@ -57,7 +60,7 @@ def photo_rows(
     centre = prior_directions(text_weight, features, labels, strength)
     fitted = fit_rows(features, labels, centre, pull)
     flat = features.reshape(-1, features.shape[-1])
-    weight, bias, factor = _head_geometry(fitted, seen_weight, float(flat.norm(dim=1).mean()))
+    weight, bias, factor = head_geometry(fitted.weight, fitted.bias, seen_weight, float(flat.norm(dim=1).mean()))
     counts = torch.bincount(labels, minlength=len(text_weight))
     has = counts > 0
     weight = torch.where(has[:, None], weight, text_weight.float())
