@@ -21,10 +21,8 @@ import torch
 
 from ..virtual.features import nearest_row_cosine, virtual_features
 from .base import Calibration
-from .virtual import _gaps, best_offset
+from .virtual import PER_CLASS, _gaps, best_offset, sampled_classes
 
-PER_CLASS = 4
-MAX_CLASSES = 2000
 BUDGET = 0.01  # seen accuracy the new classes may cost, on the anchored virtual features
 RIDGE = 0.02  # relative to the mean squared row norm
 
@@ -47,7 +45,7 @@ def common_component(weight: torch.Tensor, bias: torch.Tensor, mean: torch.Tenso
 
 def anchored_seen_features(weight: torch.Tensor, bias: torch.Tensor, photos: torch.Tensor, seed: int = 0):
     """(features ``[M, D]``, labels ``[M]``): virtual seen features moved onto the common component of ``photos`` ``[N, D]``."""
-    classes = torch.randperm(len(weight), generator=torch.Generator().manual_seed(seed))[:MAX_CLASSES].sort().values
+    classes = sampled_classes(len(weight), seed=seed)
     features, labels, _ = virtual_features(weight, bias, PER_CLASS, classes=classes, nearest=nearest_row_cosine(weight),
                                            seed=seed)
     scale = photos.norm(dim=1).mean() / features.norm(dim=1).mean()

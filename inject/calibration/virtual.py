@@ -71,6 +71,15 @@ def best_offset(
     return float(candidates[best]), float(seen_acc[best]), float(new_acc[best])
 
 
+PER_CLASS = 4  # virtual features per seen class
+MAX_CLASSES = 2000  # seen classes sampled at most
+
+
+def sampled_classes(count: int, limit: int = MAX_CLASSES, seed: int = 0) -> torch.Tensor:
+    """Sorted indices of at most ``limit`` of ``count`` seen classes, a seeded sample (all of them when fewer)."""
+    return torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:limit].sort().values
+
+
 def virtual_gamma(
     mapper: Mapper,
     seen_rows: torch.Tensor,
@@ -79,8 +88,8 @@ def virtual_gamma(
     new_bias: torch.Tensor,
     *,
     confidence: float = 0.8,
-    per_class: int = 4,
-    max_classes: int = 2000,
+    per_class: int = PER_CLASS,
+    max_classes: int = MAX_CLASSES,
     seed: int = 0,
 ) -> VirtualCalibration:
     """The image-free offset for new rows ``new_weight`` ``[K, D]`` / ``new_bias`` ``[K]`` (norms already matched).
@@ -94,7 +103,7 @@ def virtual_gamma(
     width = new_weight.shape[1]
     weight, bias = seen_rows[:, :width], seen_rows[:, width]
     count = weight.shape[0]
-    classes = torch.randperm(count, generator=torch.Generator().manual_seed(seed))[:max_classes].sort().values
+    classes = sampled_classes(count, max_classes, seed)
     nearest = nearest_row_cosine(weight)
     features, labels, scale = virtual_features(weight, bias, per_class, confidence=confidence, classes=classes,
                                                nearest=nearest, seed=seed)
