@@ -111,21 +111,20 @@ def run_on_photos(
     return (torch.cat(chunks) if chunks else torch.empty(0)), used, notes
 
 
-@torch.inference_mode()
 def run_on_images(
     model: nn.Module, paths: Sequence[str | Path], forward: Callable[[torch.Tensor], torch.Tensor],
     desc: str, batch_size: int = 32, progress: bool = True,
 ) -> torch.Tensor:
-    """``forward`` on batches of the images at ``paths`` (``model``'s eval preprocessing): ``[N, ...]``."""
-    from PIL import Image
+    """``forward`` on every image at ``paths`` (``model``'s eval preprocessing): ``[N, ...]``.
 
-    transform = image_transform(model)
-    model.eval()
-    chunks = []
-    for start in tqdm(range(0, len(paths), batch_size), desc=desc, unit="batch", disable=not progress):
-        batch = torch.stack([transform(Image.open(p).convert("RGB")) for p in paths[start : start + batch_size]])
-        chunks.append(forward(batch).float())
-    return torch.cat(chunks)
+    The strict form of ``run_on_photos``, for callers that need every image they list (labelled
+    calibration photos, benchmark sets): an unreadable or too-small image is an ``InjectError`` naming it.
+    """
+    outputs, _, notes = run_on_photos(model, paths, forward, desc, batch_size, progress)
+    if notes:
+        more = f" (and {len(notes) - 1} more)" if len(notes) > 1 else ""
+        raise InjectError(f"{notes[0].removeprefix('skipped ')}{more}; replace or remove it")
+    return outputs
 
 
 def model_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = True) -> torch.Tensor:

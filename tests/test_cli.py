@@ -167,6 +167,19 @@ def test_bad_calibration_options(tmp_path, small_model, options, message):
     assert not (tmp_path / "o.safetensors").exists()
 
 
+def test_unreadable_calibration_image_is_one_line_naming_it(tmp_path, small_model):
+    from PIL import Image
+
+    (tmp_path / "photos" / "okapi").mkdir(parents=True)
+    Image.new("RGB", (48, 48), "gray").save(tmp_path / "photos" / "okapi" / "good.png")
+    (tmp_path / "photos" / "okapi" / "broken.jpg").write_text("not an image")
+    names, out = write(tmp_path / "new.txt", "okapi\n"), tmp_path / "out.safetensors"
+    result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(out), "-q",
+                                       "--calibrate-images", str(tmp_path / "photos")])
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1
+    assert "broken.jpg: cannot be read as an image" in result.stderr and not out.exists()
+
+
 def test_calibrate_images_runs_the_model_and_sets_the_offset(tmp_path, small_model):
     from PIL import Image
 
