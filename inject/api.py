@@ -78,10 +78,10 @@ def inject(
         allow_existing: skip new names that are already seen classes (with a ``UserWarning``)
             instead of raising ``InjectError``; it is still raised if no name is left.
         descriptions: ``{new name: [free texts]}``, e.g. ``{"okapi": ["a forest giraffe with striped legs"]}``:
-            encoded with the name's WordNet gloss.
+            encoded with the name's WordNet gloss (with ``descriptors="names"``: with the name alone).
         descriptors: ``"knowledge"`` (default: each name resolved to a WordNet synset; its name, gloss,
             hierarchy and descriptions combined with weights fitted on the seen rows) or ``"names"``
-            (the name alone, through prompt templates).
+            (the name alone, through prompt templates, averaged with its descriptions if any).
         images: photos of some new classes, from one each: a folder with one subfolder per class (named
             after it) or ``{name: [paths, PIL images or preprocessed [3, H, W] tensors]}``. Their features
             reshape those classes' rows (imprinting blended with the text prior, ``inject.photos``); the

@@ -18,6 +18,7 @@ from .calibration.stacking import stacking_gamma
 from .errors import InjectError
 from .images import labelled_images
 from .knowledge.classes import known_class_descriptors
+from .knowledge.describe import with_descriptions
 from .mappers.base import DEFAULT_MAPPER, MAPPERS, create_mapper
 from .names import default_seen_names, select_new_names
 from .photos.apply import shape_rows
@@ -47,7 +48,8 @@ class Request:
             choose the offset.
         descriptions: ``{new name: [free texts]}`` written by the user, encoded with the name's gloss.
         descriptors: how names become descriptors: ``"knowledge"`` (WordNet synset, gloss, hierarchy and
-            descriptions, source weights fitted on the seen rows) or ``"names"`` (the name alone).
+            descriptions, source weights fitted on the seen rows) or ``"names"`` (the name alone, averaged
+            with its descriptions if any).
         allow_existing: skip new names the model already has instead of failing.
         progress: show progress bars.
         seen_from: where ``seen`` came from, for messages (the CLI names its ``--seen-names`` file).
@@ -135,8 +137,9 @@ def _names_classes(request: Request, seen_names: list[str], new_names: list[str]
     encoder = resolve_encoder(request.encoder)
     if request.descriptors == "names":
         encoded = encode_names(seen_names + new_names, encoder, progress=request.progress)
-        return Classes(seen_names, new_names, encoded[: len(seen_names)], encoded[len(seen_names) :], encoder.name,
-                       {"descriptors": "names"})
+        new = with_descriptions(encoded[len(seen_names) :], new_names, request.descriptions or {}, encoder)
+        return Classes(seen_names, new_names, encoded[: len(seen_names)], new, encoder.name,
+                       {"descriptors": "names", "described": sorted(request.descriptions or {})})
     known = known_class_descriptors(seen_names, new_names, rows, encoder, request.descriptions, request.progress)
     return Classes(seen_names, new_names, known.seen, known.new, encoder.name, known.record(), known.explain(seen_names),
                    known.power)

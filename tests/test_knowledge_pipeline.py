@@ -52,6 +52,15 @@ def test_descriptions_change_the_new_row_and_bad_ones_are_refused(model, fake_en
         inject.inject(model, ["okapi"], descriptions={"okapi": "a forest giraffe"})
 
 
+def test_names_only_descriptors_use_descriptions_too(model, fake_encoder):
+    plain = inject.inject(model, ["okapi", "quagga"], gamma=0.0, descriptors="names")
+    described = inject.inject(model, ["okapi", "quagga"], gamma=0.0, descriptors="names",
+                              descriptions={"okapi": ["a zebra-striped forest giraffe"]})
+    assert described.pretrained_cfg["inject"]["described"] == ["okapi"]
+    assert not torch.equal(plain.fc.weight[-2], described.fc.weight[-2])  # okapi: its text was used
+    assert torch.equal(plain.fc.weight[:-2], described.fc.weight[:-2])
+
+
 def test_class_file_lines_give_descriptions():
     names, texts = split_descriptions(["okapi: a forest giraffe", "okapi: striped legs", "zebra", "Cape Verde: x: y"])
     assert names == ["okapi", "zebra", "Cape Verde"]

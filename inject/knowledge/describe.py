@@ -91,7 +91,7 @@ def parent_text(resolution: Resolution) -> str:
     return f"{label}, a kind of {wn.lemmas(parents[0])[0]}: {wn.gloss(parents[0])}"
 
 
-def _with_descriptions(
+def with_descriptions(
     base: torch.Tensor, names: Sequence[str], descriptions: Mapping[str, Sequence[str]], encoder: TextEncoder
 ) -> torch.Tensor:
     """``base`` ``[N, E]`` with each named class's row averaged with its user texts' embeddings, re-normalised."""
@@ -114,7 +114,7 @@ def _text_source(
         texts = [gloss_text(r) if source == "gloss" else parent_text(r) for r in resolutions]
         encoded = encode_texts(texts, encoder, progress=progress,
                                label=lambda missing: f"encoding {len(missing)} {source} texts")
-    return _with_descriptions(encoded, names, descriptions, encoder) if source != "parent" else encoded
+    return with_descriptions(encoded, names, descriptions, encoder) if source != "parent" else encoded
 
 
 def describe_classes(
