@@ -18,6 +18,7 @@ import torch
 
 import benchmark_21k
 import benchmark_cub
+import benchmark_descriptions
 import benchmark_fewshot
 import benchmark_heldout
 import benchmark_names
@@ -106,6 +107,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
                                if slow else []),
         "b2": benchmark_cub.run(data, fast),
         "names": benchmark_names.run(data, args.names_seeds, list(benchmark_names.VARIANTS)),
+        "descriptions": benchmark_descriptions.run(data),
         "fewshot": benchmark_fewshot.run(data),
         "imagenet21k": benchmark_21k.run(data),
         "speed": benchmark_speed.run(data, fast),
@@ -194,6 +196,21 @@ B2 / B2b: the species ImageNet-1K has in some form reported apart (overlap).
 """
 
 
+def descriptions_section(results: dict) -> str:
+    """Descriptions end to end through the CLI, apart from the names-only block."""
+    return f"""## Descriptions, end to end through the CLI
+
+`inject-classes lite0.safetensors --classes FILE` run as a user would (cold processes), with bare names
+or with `name: description` lines, under the default knowledge path or `--descriptors names`. Nobody
+here wrote descriptions of these species, so each line carries the WordNet gloss of the synset its
+name resolves to, a stand-in for a user's sentence that the default path already knows: the
+`--descriptors names` rows show what such a sentence adds to a bare name without WordNet, the last
+row what repeating known text does. `examples/benchmark_descriptions.py`.
+
+{benchmark_descriptions.tables(results["descriptions"])}
+"""
+
+
 def fewshot_section(results: dict) -> str:
     """The few-shot block: rows from k photos per new class (``inject(..., images=)``) against the baselines."""
     return f"""## From zero to a few photos
@@ -232,7 +249,8 @@ photo's top ImageNet-1K class name, then the nearest class names by text embeddi
 
 
 def render_page(args: argparse.Namespace, results: dict, minutes: float, loads: tuple[float, float]) -> str:
-    return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + names_section(args, results) + fewshot_section(results) + imagenet21k_section(results) + f"""
+    sections = names_section(args, results) + descriptions_section(results) + fewshot_section(results)
+    return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + sections + imagenet21k_section(results) + f"""
 ## B1: held-out ImageNet classes
 
 5 seeded folds, each hiding 200 of the 1000 classes from the head and re-injecting them; one real
