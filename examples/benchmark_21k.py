@@ -10,6 +10,9 @@
   zero-shot "all"), and among the 2-hops classes of the ``2-hops`` model for the species in that split:
   Hit@1/2/5/10 of the right synset, mean over classes (ties at random). Baseline in the same run, over the
   same candidates: the photo's top ImageNet-1K class, its name's text embedding, nearest class-name embeddings.
+* the same Hit@k for held-out ImageNet-1K classes, a larger set of real photos: 5 folds each hide 200
+  classes from the demo head, ImageNet-21K is injected into the 800-class model through the API, and
+  each hidden class's sample photo is ranked among all rows (``heldout_imagenet``);
 * a hierarchical top-3 (``inject.knowledge.paths``) of the first CUB photo.
 
     OMP_NUM_THREADS=1 python examples/benchmark_21k.py [--data DIR] [--sets 2-hops 3-hops imagenet21k] [--json OUT]
@@ -141,13 +144,59 @@ def evaluate(features, labels, names, model_head, baseline_1k, only_new: bool) -
     target_row = torch.tensor([row_of[mapped[names[c]]] for c in classes.tolist()])
     target = torch.searchsorted(candidates, target_row)
     ours = (feats @ weight[candidates].T + bias[candidates])
-    text = F.normalize(encode_names([_readable(label_names[i]) for i in candidates.tolist()]), dim=1)
-    predicted_1k = (feats @ baseline_1k[0].T + baseline_1k[1]).argmax(1)
-    query = encode_names([_readable(label_names[i]) for i in predicted_1k.tolist()])
-    baseline = query @ text.T
+    baseline = nearest_text(feats, baseline_1k, [_readable(label_names[i]) for i in range(1000)],
+                            [_readable(label_names[i]) for i in candidates.tolist()])
     return {"photos": int(keep.sum()), "classes": len(classes.unique()), "ours": hits(ours, target, classes),
             "baseline_nearest_text": hits(baseline, target, classes),
             "mapped": {n: w for n, w in mapped.items() if w}, "unmapped": [n for n, w in mapped.items() if not w]}
+
+
+def nearest_text(features: torch.Tensor, seen_head: tuple[torch.Tensor, torch.Tensor], seen_names: list[str],
+                 candidate_names: list[str]) -> torch.Tensor:
+    """The baseline's scores ``[N, candidates]``: text cosine of each photo's top seen class name to every candidate name."""
+    predicted = (features @ seen_head[0].T + seen_head[1]).argmax(1)
+    text = F.normalize(encode_names(candidate_names), dim=1)
+    return encode_names([seen_names[i] for i in predicted.tolist()]) @ text.T
+
+
+def heldout_imagenet(data: Path, folds: int = 5) -> dict:
+    """Hit@k of held-out ImageNet-1K classes among ImageNet-21K: per fold, 200 classes leave the demo head
+    (``heldout_folds`` seed 0), ``inject(..., class_lines("imagenet21k", kept names))`` adds every synset
+    the 800-class model lacks, and the hidden classes' sample photos (one each) are ranked among all rows."""
+    import copy
+
+    from benchmark_heldout import heldout_folds, imagenet_features
+    from timm.data import ImageNetInfo
+
+    from inject import inject
+    from inject.names import class_lines
+
+    features, _, weight, bias = imagenet_features(data)
+    names, wnids = list(assets.imagenet_class_names()), list(ImageNetInfo().label_names())
+    demo, per_fold = assets.load_demo_model(), []
+    for hidden in heldout_folds(1000, folds, 200, seed=0):
+        kept = torch.ones(1000, dtype=torch.bool)
+        kept[hidden] = False
+        seen_names = [n for n, k in zip(names, kept.tolist()) if k]
+        model = copy.deepcopy(demo)
+        model.classifier = torch.nn.Linear(weight.shape[1], len(seen_names))
+        model.classifier.weight.data, model.classifier.bias.data = weight[kept].clone(), bias[kept].clone()
+        extended = inject(model, class_lines("imagenet21k", seen_names), seen=seen_names)
+        label_names = extended.pretrained_cfg["label_names"]
+        row_of = {w: i for i, w in enumerate(label_wnids(label_names)) if w and i >= len(seen_names)}
+        found = [(h, row_of[wnids[h]]) for h in hidden.tolist() if wnids[h] in row_of]
+        photos = features[torch.tensor([h for h, _ in found])]
+        target, classes = torch.tensor([r for _, r in found]), torch.arange(len(found))
+        ours = photos @ extended.classifier.weight.detach().T + extended.classifier.bias.detach()
+        baseline = nearest_text(photos, (weight[kept], bias[kept]), seen_names, [_readable(n) for n in label_names])
+        per_fold.append({"classes": len(found), "outputs": len(label_names), "ours": hits(ours, target, classes),
+                         "baseline_nearest_text": hits(baseline, target, classes)})
+        print(f"  held-out ImageNet fold {len(per_fold)}: {len(found)} classes among {len(label_names)}: "
+              f"ours {per_fold[-1]['ours']}  baseline {per_fold[-1]['baseline_nearest_text']}", flush=True)
+    mean = {m: {k: round(sum(f[m][k] for f in per_fold) / folds, 4) for k in per_fold[0][m]}
+            for m in ("ours", "baseline_nearest_text")}
+    return {"folds": per_fold, "classes": sum(f["classes"] for f in per_fold), "photos": sum(f["classes"] for f in per_fold),
+            **mean}
 
 
 def _readable(label: str) -> str:
@@ -197,6 +246,7 @@ def run(data: Path, sets=("2-hops", "3-hops", "imagenet21k"), workdir: Path | No
             results["inference"] = inference_ratio(outputs["imagenet21k"])
             results["hierarchical_top3_first_cub_photo"] = paths_example(data, outputs["imagenet21k"])
         results["accuracy"] = accuracy(data, outputs)
+    results["accuracy"]["ImageNet-1K held out (5 x 200), all 21K+800"] = heldout_imagenet(data)
     return results
 
 
