@@ -23,7 +23,11 @@ from ..virtual.features import nearest_row_cosine, virtual_features
 from .base import Calibration
 from .virtual import PER_CLASS, _gaps, best_offset, sampled_classes
 
-BUDGET = 0.01  # seen accuracy the new classes may cost, on the anchored virtual features
+# Seen accuracy the new classes may cost, on the anchored virtual features. Those under-count the loss on
+# real seen photos about 3-4x (CUB-50 and Flowers-102 few-shot benchmark, 5 draws per k: a 1% budget cost
+# 0.034-0.045 of real ImageNet-sample accuracy on CUB, 0.1% costs 0.024-0.028), and the harmonic mean is
+# flat there (within 0.004 at every k on both sets), so the budget is tight.
+BUDGET = 0.001
 RIDGE = 0.02  # relative to the mean squared row norm
 
 
