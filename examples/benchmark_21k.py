@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -33,14 +34,16 @@ import torch
 import torch.nn.functional as F
 
 from benchmark_cub import cub_features
+from benchmark_heldout import heldout_folds, imagenet_features
 from benchmark_names import flowers_features
-from inject import assets, save_model
+from inject import assets, inject, save_model
 from inject.checkpoint import load_weights
 from inject.knowledge.context import resolve_new
 from inject.knowledge.paths import hierarchical_topk, label_wnids
 from inject.knowledge.resolve import BRACKETED
 from inject.knowledge.sets import imagenet21k_wnids, model_wnids
 from inject.knowledge.wordnet import WNID
+from inject.names import class_lines
 from inject.semantics import encode_names
 
 KS = (1, 2, 5, 10)
@@ -163,16 +166,8 @@ def heldout_imagenet(data: Path, folds: int = 5) -> dict:
     """Hit@k of held-out ImageNet-1K classes among ImageNet-21K: per fold, 200 classes leave the demo head
     (``heldout_folds`` seed 0), ``inject(..., class_lines("imagenet21k", kept names))`` adds every synset
     the 800-class model lacks, and the hidden classes' sample photos (one each) are ranked among all rows."""
-    import copy
-
-    from benchmark_heldout import heldout_folds, imagenet_features
-    from timm.data import ImageNetInfo
-
-    from inject import inject
-    from inject.names import class_lines
-
     features, _, weight, bias = imagenet_features(data)
-    names, wnids = list(assets.imagenet_class_names()), list(ImageNetInfo().label_names())
+    names, wnids = list(assets.imagenet_class_names()), model_wnids(None)
     demo, per_fold = assets.load_demo_model(), []
     for hidden in heldout_folds(1000, folds, 200, seed=0):
         kept = torch.ones(1000, dtype=torch.bool)
@@ -195,8 +190,8 @@ def heldout_imagenet(data: Path, folds: int = 5) -> dict:
               f"ours {per_fold[-1]['ours']}  baseline {per_fold[-1]['baseline_nearest_text']}", flush=True)
     mean = {m: {k: round(sum(f[m][k] for f in per_fold) / folds, 4) for k in per_fold[0][m]}
             for m in ("ours", "baseline_nearest_text")}
-    return {"folds": per_fold, "classes": sum(f["classes"] for f in per_fold), "photos": sum(f["classes"] for f in per_fold),
-            **mean}
+    classes = sum(f["classes"] for f in per_fold)
+    return {"folds": per_fold, "classes": classes, "photos": classes, **mean}
 
 
 def _readable(label: str) -> str:

@@ -207,7 +207,8 @@ class OneLineErrors(click.Command):
                    "sharpen those classes' rows and choose the offset (needs 'architecture' metadata).")
 @click.option("--descriptors", type=click.Choice(DESCRIPTORS), default=DEFAULT_DESCRIPTORS, show_default=True,
               help="What a name means: 'knowledge' resolves it to a WordNet synset and combines name, gloss, "
-                   "hierarchy and descriptions with weights fitted on the seen classes; 'names' encodes the name alone (averaged with its descriptions, if the line has any).")
+                   "hierarchy and descriptions with weights fitted on the seen classes; 'names' encodes the name alone "
+                   "(averaged with its descriptions, if the line has any).")
 @click.option("--explain", is_flag=True,
               help="Print, per new class, the WordNet synset its name was taken to mean and its nearest seen classes.")
 @click.option("--allow-existing", is_flag=True,
