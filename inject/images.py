@@ -83,6 +83,12 @@ def photo_label(item: Photo, index: int) -> str:
     return str(item) if isinstance(item, (str, Path)) else f"image #{index + 1}"
 
 
+def input_placement(model: nn.Module) -> dict[str, torch.device | torch.dtype]:
+    """``device`` and ``dtype`` for ``model``'s input batches: those of its first floating parameter (CPU float32 without one)."""
+    floating = next((p for p in model.parameters() if p.is_floating_point()), None)
+    return {"device": floating.device, "dtype": floating.dtype} if floating is not None else {"device": torch.device("cpu"), "dtype": torch.float32}
+
+
 @torch.inference_mode()
 def run_on_photos(
     model: nn.Module, photos: Sequence[Photo], forward: Callable[[torch.Tensor], torch.Tensor], desc: str,
@@ -91,9 +97,11 @@ def run_on_photos(
     """``forward`` on every usable photo: (outputs ``[M, ...]``, the ``M`` indices used, one note per skipped photo).
 
     Unreadable and too-small photos are skipped with a note instead of failing the whole run.
+    Batches go to the model's device and floating dtype (``input_placement``); outputs come back on the CPU.
     ``mirrored``: outputs ``[M, 2, ...]``, the photo and its left-right mirror image.
     """
     transform = image_transform(model)
+    place = input_placement(model)
     model.eval()
     chunks, used, notes = [], [], []
     for start in tqdm(range(0, len(photos), batch_size), desc=desc, unit="batch", disable=not progress):
@@ -105,8 +113,8 @@ def run_on_photos(
             except ValueError as reason:
                 notes.append(f"skipped {photo_label(photos[i], i)}: {reason}")
         if batch:
-            x = torch.stack(batch)
-            out = forward(torch.cat([x, x.flip(-1)]) if mirrored else x).float()
+            x = torch.stack(batch).to(**place)
+            out = forward(torch.cat([x, x.flip(-1)]) if mirrored else x).float().cpu()
             chunks.append(torch.stack(out.split(len(batch)), dim=1) if mirrored else out)
     return (torch.cat(chunks) if chunks else torch.empty(0)), used, notes
 

@@ -77,7 +77,9 @@ class ModuleTarget:
         return self.head.path
 
     def rows(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        return self.head.weight, self.head.bias
+        """On the CPU, wherever the model lives: the core works there; the write-back returns rows to the head's device."""
+        weight, bias = self.head.weight.detach().cpu(), self.head.bias
+        return weight, None if bias is None else bias.detach().cpu()
 
     def known_labels(self) -> list[str] | None:
         cfg = getattr(self.model, "pretrained_cfg", None)
