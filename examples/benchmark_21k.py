@@ -10,6 +10,7 @@
   zero-shot "all"), and among the 2-hops classes of the ``2-hops`` model for the species in that split:
   Hit@1/2/5/10 of the right synset, mean over classes (ties at random). Baseline in the same run, over the
   same candidates: the photo's top ImageNet-1K class, its name's text embedding, nearest class-name embeddings.
+  Hit@5 ours minus the baseline comes with a 95% paired bootstrap interval over classes.
 * the same Hit@k for held-out ImageNet-1K classes, a larger set of real photos: 5 folds each hide 200
   classes from the demo head, ImageNet-21K is injected into the 800-class model through the API, and
   each hidden class's sample photo is ranked among all rows (``heldout_imagenet``);
@@ -43,6 +44,7 @@ from inject.knowledge.paths import hierarchical_topk, label_wnids
 from inject.knowledge.resolve import BRACKETED
 from inject.knowledge.sets import imagenet21k_wnids, model_wnids
 from inject.knowledge.wordnet import WNID
+from inject.metrics import paired_bootstrap
 from inject.names import class_lines
 from inject.semantics import encode_names
 
@@ -117,20 +119,27 @@ def photo_sets(data: Path) -> list[tuple[str, torch.Tensor, torch.Tensor, list[s
     return [("CUB-50", cub, cub_labels, cub_names), ("Flowers-102", flowers, flower_labels, flower_names)]
 
 
-def hits(scores: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> dict[str, float]:
-    """Hit@k of the ``target`` column per photo (``scores`` ``[N, C]``), averaged per class, then over classes.
+def class_hits(scores: torch.Tensor, target: torch.Tensor, classes: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Hit@k of the ``target`` column per photo (``scores`` ``[N, C]``), averaged per class: ``[classes]`` per k.
 
     Ties (equal text embeddings of same-named classes) are broken at random: a photo with ``g`` better and
     ``e`` equal columns (its own included) counts ``clamp((k - g) / e, 0, 1)``.
     """
     own = scores.gather(1, target[:, None])
     greater, equal = (scores > own).sum(1).float(), (scores == own).sum(1).float()
-    result = {}
-    for k in KS:
-        hit = ((k - greater) / equal).clamp(0, 1)
-        per_class = [float(hit[classes == c].mean()) for c in classes.unique()]
-        result[f"hit@{k}"] = round(sum(per_class) / len(per_class), 4)
-    return result
+    return {f"hit@{k}": torch.stack([((k - greater) / equal).clamp(0, 1)[classes == c].mean() for c in classes.unique()])
+            for k in KS}
+
+
+def hits(per_class: dict[str, torch.Tensor]) -> dict[str, float]:
+    """The mean over classes of each ``class_hits`` entry."""
+    return {k: round(float(v.mean()), 4) for k, v in per_class.items()}
+
+
+def difference(ours: dict[str, torch.Tensor], baseline: dict[str, torch.Tensor], k: int = 5) -> dict[str, float]:
+    """Hit@k ours minus the baseline, mean over classes, with its 95% paired bootstrap interval over classes."""
+    mean, low, high = paired_bootstrap(ours[f"hit@{k}"], baseline[f"hit@{k}"])
+    return {"k": k, "mean": round(mean, 4), "low": round(low, 4), "high": round(high, 4)}
 
 
 def evaluate(features, labels, names, model_head, baseline_1k, only_new: bool) -> dict | None:
@@ -146,11 +155,11 @@ def evaluate(features, labels, names, model_head, baseline_1k, only_new: bool) -
     feats, classes = features[keep], labels[keep]
     target_row = torch.tensor([row_of[mapped[names[c]]] for c in classes.tolist()])
     target = torch.searchsorted(candidates, target_row)
-    ours = (feats @ weight[candidates].T + bias[candidates])
-    baseline = nearest_text(feats, baseline_1k, [_readable(label_names[i]) for i in range(1000)],
-                            [_readable(label_names[i]) for i in candidates.tolist()])
-    return {"photos": int(keep.sum()), "classes": len(classes.unique()), "ours": hits(ours, target, classes),
-            "baseline_nearest_text": hits(baseline, target, classes),
+    ours = class_hits(feats @ weight[candidates].T + bias[candidates], target, classes)
+    baseline = class_hits(nearest_text(feats, baseline_1k, [_readable(label_names[i]) for i in range(1000)],
+                                       [_readable(label_names[i]) for i in candidates.tolist()]), target, classes)
+    return {"photos": int(keep.sum()), "classes": len(classes.unique()), "ours": hits(ours),
+            "baseline_nearest_text": hits(baseline), "difference": difference(ours, baseline),
             "mapped": {n: w for n, w in mapped.items() if w}, "unmapped": [n for n, w in mapped.items() if not w]}
 
 
@@ -168,7 +177,7 @@ def heldout_imagenet(data: Path, folds: int = 5) -> dict:
     the 800-class model lacks, and the hidden classes' sample photos (one each) are ranked among all rows."""
     features, _, weight, bias = imagenet_features(data)
     names, wnids = list(assets.imagenet_class_names()), model_wnids(None)
-    demo, per_fold = assets.load_demo_model(), []
+    demo, per_fold, pooled = assets.load_demo_model(), [], []
     for hidden in heldout_folds(1000, folds, 200, seed=0):
         kept = torch.ones(1000, dtype=torch.bool)
         kept[hidden] = False
@@ -182,16 +191,19 @@ def heldout_imagenet(data: Path, folds: int = 5) -> dict:
         found = [(h, row_of[wnids[h]]) for h in hidden.tolist() if wnids[h] in row_of]
         photos = features[torch.tensor([h for h, _ in found])]
         target, classes = torch.tensor([r for _, r in found]), torch.arange(len(found))
-        ours = photos @ extended.classifier.weight.detach().T + extended.classifier.bias.detach()
-        baseline = nearest_text(photos, (weight[kept], bias[kept]), seen_names, [_readable(n) for n in label_names])
-        per_fold.append({"classes": len(found), "outputs": len(label_names), "ours": hits(ours, target, classes),
-                         "baseline_nearest_text": hits(baseline, target, classes)})
+        ours = class_hits(photos @ extended.classifier.weight.detach().T + extended.classifier.bias.detach(), target, classes)
+        baseline = class_hits(nearest_text(photos, (weight[kept], bias[kept]), seen_names, [_readable(n) for n in label_names]),
+                              target, classes)
+        pooled.append((ours, baseline))
+        per_fold.append({"classes": len(found), "outputs": len(label_names), "ours": hits(ours),
+                         "baseline_nearest_text": hits(baseline)})
         print(f"  held-out ImageNet fold {len(per_fold)}: {len(found)} classes among {len(label_names)}: "
               f"ours {per_fold[-1]['ours']}  baseline {per_fold[-1]['baseline_nearest_text']}", flush=True)
     mean = {m: {k: round(sum(f[m][k] for f in per_fold) / folds, 4) for k in per_fold[0][m]}
             for m in ("ours", "baseline_nearest_text")}
     classes = sum(f["classes"] for f in per_fold)
-    return {"folds": per_fold, "classes": classes, "photos": classes, **mean}
+    every = [{k: torch.cat([fold[m][k] for fold in pooled]) for k in pooled[0][m]} for m in (0, 1)]
+    return {"folds": per_fold, "classes": classes, "photos": classes, **mean, "difference": difference(*every)}
 
 
 def _readable(label: str) -> str:
@@ -252,12 +264,15 @@ def tables(results: dict) -> str:
     if "inference" in results:
         lines += ["", f"Inference at batch 32, {results['cli']['imagenet21k']['outputs']}-class model over the original: "
                       f"{results['inference']['ratio']:.2f}x."]
-    lines += ["", "| photos, candidates | classes (photos) | ours Hit@1 / 2 / 5 / 10 | nearest-text baseline Hit@1 / 2 / 5 / 10 |",
-              "|---|---|---|---|"]
+    lines += ["", "| photos, candidates | classes (photos) | ours Hit@1 / 2 / 5 / 10 | nearest-text baseline Hit@1 / 2 / 5 / 10 "
+                  "| Hit@5 ours − baseline [95% CI] |", "|---|---|---|---|---|"]
     for setting, r in results["accuracy"].items():
         if r:
             ours, base = (" / ".join(f"{r[m][f'hit@{k}']:.3f}" for k in KS) for m in ("ours", "baseline_nearest_text"))
-            lines.append(f"| {setting} | {r['classes']} ({r['photos']}) | {ours} | {base} |")
+            d = r["difference"]
+            lines.append(f"| {setting} | {r['classes']} ({r['photos']}) | {ours} | {base} | {d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] |")
+    lines += ["", "The interval is a paired bootstrap over classes (2,000 resamples, `inject.metrics.paired_bootstrap`): "
+                  "an interval that contains 0 is a difference these classes cannot tell from none."]
     for setting, r in results["accuracy"].items():
         if r and setting.endswith("all 21K+1K"):
             lines += ["", f"{setting.split(',')[0]}: {len(r['mapped'])} species are ImageNet-21K synsets; not mapped "

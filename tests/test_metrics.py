@@ -1,7 +1,8 @@
-"""Evaluation metrics: the exact seen-unseen curve agrees with brute-force calibrated stacking."""
+"""Evaluation metrics: the exact seen-unseen curve agrees with brute-force calibrated stacking; the paired bootstrap."""
+import pytest
 import torch
 
-from inject.metrics import gzsl, seen_unseen_curve, zsl_top1
+from inject.metrics import gzsl, paired_bootstrap, seen_unseen_curve, zsl_top1
 
 
 def random_problem(seed=0, samples=300, classes=30, unseen_count=8):
@@ -28,3 +29,26 @@ def test_curve_ends_and_area():
     assert 0.0 < curve.area() <= float(curve.seen.max()) * float(curve.unseen.max()) + 1e-9
     best_gamma, best_h = curve.best()
     assert abs(gzsl(logits, labels, unseen, best_gamma).harmonic - best_h) < 1e-6
+
+
+def test_paired_bootstrap_brackets_the_mean_difference_and_repeats():
+    ours = torch.tensor([1.0, 0.0, 1.0, 0.5, 0.0, 1.0, 0.0, 0.25])
+    other = torch.tensor([0.0, 0.0, 1.0, 0.5, 1.0, 0.0, 0.0, 0.0])
+    mean, low, high = paired_bootstrap(ours, other)
+    assert mean == pytest.approx(float((ours - other).mean()))
+    assert low < mean < high and low >= -1 and high <= 1
+    assert paired_bootstrap(ours, other) == (mean, low, high)  # seeded
+    assert paired_bootstrap(ours, ours) == (0.0, 0.0, 0.0)
+
+
+def test_paired_bootstrap_narrows_with_more_classes():
+    rng = torch.Generator().manual_seed(0)
+    few, many = torch.rand(16, generator=rng), torch.rand(1000, generator=rng)
+    _, low_few, high_few = paired_bootstrap(few, torch.zeros(16))
+    _, low_many, high_many = paired_bootstrap(many, torch.zeros(1000))
+    assert high_many - low_many < (high_few - low_few) / 4
+
+
+def test_paired_bootstrap_refuses_unpaired_scores():
+    with pytest.raises(ValueError, match="paired_bootstrap"):
+        paired_bootstrap(torch.zeros(3), torch.zeros(4))
