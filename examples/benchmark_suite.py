@@ -198,7 +198,8 @@ B2 / B2b: the species ImageNet-1K has in some form reported apart (overlap).
 
 def descriptions_section(results: dict) -> str:
     """Descriptions end to end through the CLI, apart from the names-only block."""
-    return f"""## Descriptions, end to end through the CLI
+    return f"""
+## Descriptions, end to end through the CLI
 
 `inject-classes lite0.safetensors --classes FILE` run as a user would (cold processes), with bare names
 or with `name: description` lines, under the default knowledge path or `--descriptors names`. Nobody
