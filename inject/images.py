@@ -86,7 +86,9 @@ def photo_label(item: Photo, index: int) -> str:
 def input_placement(model: nn.Module) -> dict[str, torch.device | torch.dtype]:
     """``device`` and ``dtype`` for ``model``'s input batches: those of its first floating parameter (CPU float32 without one)."""
     floating = next((p for p in model.parameters() if p.is_floating_point()), None)
-    return {"device": floating.device, "dtype": floating.dtype} if floating is not None else {"device": torch.device("cpu"), "dtype": torch.float32}
+    if floating is None:
+        return {"device": torch.device("cpu"), "dtype": torch.float32}
+    return {"device": floating.device, "dtype": floating.dtype}
 
 
 @torch.inference_mode()

@@ -1,4 +1,5 @@
-"""Zero-shot evaluation on logits: ZSL top-1 and generalised (GZSL) seen/unseen/harmonic accuracy."""
+"""Zero-shot evaluation on logits: ZSL top-1, generalised (GZSL) seen/unseen/harmonic accuracy, and a paired
+bootstrap interval for differences of per-class scores."""
 from __future__ import annotations
 
 from dataclasses import dataclass
