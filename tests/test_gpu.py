@@ -6,49 +6,30 @@ the GPU model: image-free, with labelled calibration photos, and with photos of 
 """
 import copy
 
-import numpy as np
 import pytest
-import timm
 import torch
-from PIL import Image
 
 import inject
 
+from helpers import SEEN, noise_folders, small_model
+
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
 
-SEEN = [f"class {i}" for i in range(10)]
 NEW = ["okapi", "quokka", "axolotl"]
-
-
-def noise_folders(root, names):
-    """Three noise photos per class name, one subfolder each; returns ``root``."""
-    rng = np.random.default_rng(0)
-    for name in names:
-        (root / name).mkdir()
-        for i in range(3):
-            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
-    return root
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """(labelled photos of two seen and the three new classes, photos of the new classes only)."""
-    return (noise_folders(tmp_path_factory.mktemp("calibration"), [SEEN[0], SEEN[1], *NEW]),
-            noise_folders(tmp_path_factory.mktemp("support"), NEW))
-
-
-def cpu_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = timm.create_model("resnet18", num_classes=len(SEEN)).eval()
-    model.pretrained_cfg = {**model.pretrained_cfg, "label_names": SEEN}
-    return model
+    return (noise_folders(tmp_path_factory.mktemp("calibration"), [SEEN[0], SEEN[1], *NEW], per_class=3),
+            noise_folders(tmp_path_factory.mktemp("support"), NEW, per_class=3))
 
 
 @pytest.mark.parametrize("option", ["image-free", "calibrate_images", "images"])
 def test_a_gpu_model_stays_on_the_gpu_and_agrees_with_the_cpu(option, photos, fake_encoder):
     labelled, support = photos
     options = {"image-free": {}, "calibrate_images": {"calibrate_images": labelled}, "images": {"images": support}}[option]
-    on_cpu = cpu_model()
+    on_cpu = small_model()
     on_gpu = copy.deepcopy(on_cpu).cuda()
     expected = inject.inject(on_cpu, NEW, progress=False, **options)
     extended = inject.inject(on_gpu, NEW, progress=False, **options)
@@ -64,7 +45,7 @@ def test_a_gpu_model_stays_on_the_gpu_and_agrees_with_the_cpu(option, photos, fa
 
 
 def test_a_half_precision_gpu_model_gets_half_precision_rows(fake_encoder):
-    model = cpu_model().cuda().half()
+    model = small_model().cuda().half()
     extended = inject.inject(model, NEW, progress=False)
     head = extended.get_classifier()
     assert head.weight.dtype == torch.float16 and head.weight.is_cuda

@@ -20,7 +20,8 @@ from inject.images import run_on_photos
 from inject.photos.blend import DEFAULT_PULL, choose_pull, fit_rows, prior_directions
 from inject.photos.support import gather_support
 
-SEEN = [f"class {i}" for i in range(10)]
+from helpers import SEEN, small_model
+
 NEW = ["okapi", "quokka", "axolotl"]
 
 
@@ -38,13 +39,6 @@ def folder(tmp_path_factory):
         for i in range(count):
             _noise(root / name / f"{i}.png", seed=len(name) * 10 + i)
     return root
-
-
-def small_model(name="resnet18"):
-    torch.manual_seed(0)
-    model = timm.create_model(name, num_classes=len(SEEN)).eval()
-    model.pretrained_cfg = {**model.pretrained_cfg, "label_names": SEEN}
-    return model
 
 
 @pytest.mark.parametrize("build,name", [

@@ -7,39 +7,25 @@ on labelled photos) must be exactly the shift of the new logits against the same
 """
 import json
 
-import numpy as np
 import pytest
 import timm
 import torch
 from click.testing import CliRunner
-from PIL import Image
 
 import inject
 from inject.checkpoint import read_metadata
 from inject.cli import main
 
-SEEN = [f"class {i}" for i in range(10)]
+from helpers import SEEN, noise_folders, small_model
+
 NEW = ["okapi", "quokka"]
 ARCHITECTURES = ["deit_tiny_distilled_patch16_224", "levit_128s"]
-
-
-def small_model(name: str) -> torch.nn.Module:
-    torch.manual_seed(0)
-    model = timm.create_model(name, num_classes=len(SEEN)).eval()
-    model.pretrained_cfg = {**model.pretrained_cfg, "label_names": SEEN}
-    return model
 
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """Two noise photos for each of two seen and two new classes, one subfolder per class."""
-    root = tmp_path_factory.mktemp("photos")
-    rng = np.random.default_rng(0)
-    for name in [SEEN[0], SEEN[1], *NEW]:
-        (root / name).mkdir()
-        for i in range(2):
-            Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(root / name / f"{i}.png")
-    return root
+    return noise_folders(tmp_path_factory.mktemp("photos"), [SEEN[0], SEEN[1], *NEW], per_class=2)
 
 
 def new_logit_shift(model: torch.nn.Module, reference: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
