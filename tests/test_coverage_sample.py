@@ -1,6 +1,6 @@
-"""A sample of the coverage sweep (``examples/coverage.py``): ~30 architectures across families.
+"""A sample of the coverage sweep (``python -m benchmarks.coverage``): ~30 architectures across families.
 
-Each case runs every check of :func:`sweep.checks.check_model` (examples/sweep) (seen logits bit-exact, C + 3
+Each case runs every check of :func:`sweep.checks.check_model` (benchmarks/sweep) (seen logits bit-exact, C + 3
 outputs, ``torch.jit.trace``, safetensors round trip through the state-dict adapters and a strict
 load into a ``num_classes=C + 3`` model) on a tiny variant at a small input.
 """
@@ -9,7 +9,7 @@ from functools import lru_cache
 import pytest
 import torch
 
-from sweep import checks as coverage
+from benchmarks.sweep import checks as coverage
 
 TIMM = [
     "resnet18", "deit_tiny_distilled_patch16_224", "levit_128s", "levit_conv_128s", "dla34", "dpn68b",

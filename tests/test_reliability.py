@@ -1,6 +1,6 @@
 """Every bad input of docs/reliability.md: one line on stderr, exit 2, nothing written, the doc up to date.
 
-The cases and their input files come from examples/reliability_table.py, the script that writes the
+The cases and their input files come from scripts/reliability_table.py, the script that writes the
 doc's table by running the real CLI; here they run in-process through click's test runner.
 """
 import hashlib
@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from inject.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-_spec = importlib.util.spec_from_file_location("reliability_table", ROOT / "examples" / "reliability_table.py")
+_spec = importlib.util.spec_from_file_location("reliability_table", ROOT / "scripts" / "reliability_table.py")
 table = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(table)
 
@@ -51,4 +51,4 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(inputs, monkeypatch, ca
     assert snapshot(inputs) == before  # no output, no temp file, inputs untouched, no unpickled code ran
     row = table.table_row(case, args, result.exit_code, table.shown(result.stderr, inputs))
     doc = (ROOT / "docs" / "reliability.md").read_text()
-    assert row in doc, "docs/reliability.md is stale: run examples/reliability_table.py"
+    assert row in doc, "docs/reliability.md is stale: run scripts/reliability_table.py"

@@ -10,11 +10,11 @@ image-free offset:
 * B1: held-out ImageNet classes, 5 folds x 200 hidden classes per fold seed (``--seeds``), mean ± std over
   seeds of the fold means; ZSL among the 200, S / U / H over 1000, H oracle.
 * B2: CUB-200 species 001-050 by name (ZSL; H over 1000 + 50 with the ImageNet photos as seen); the
-  species ImageNet-1K has in some form (benchmark_cub.OVERLAP_IDS) reported apart.
+  species ImageNet-1K has in some form (benchmarks.cub.OVERLAP_IDS) reported apart.
 * B2b: Flowers-102 by name (ZSL among 102; H over 1000 + 102); classes ImageNet-1K has or nearly has
   (``imagenet_overlap.csv``) reported apart.
 
-    python examples/benchmark_names.py [--data DIR] [--seeds 0 1 2] [--variants ...] [--json OUT.json]
+    python -m benchmarks.names [--data DIR] [--seeds 0 1 2] [--variants ...] [--json OUT.json]
 """
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark_cub import OVERLAP_IDS, cub_features
-from benchmark_heldout import heldout_folds, imagenet_features, score, with_rows
+from benchmarks.cub import OVERLAP_IDS, cub_features
+from benchmarks.heldout import heldout_folds, imagenet_features, score, with_rows
 from inject import assets
 from inject.knowledge.describe import DEFAULT_SOURCES, SOURCES, Described, combine, describe_classes
 from inject.knowledge.weights import POWERS, rehearse
@@ -76,7 +76,7 @@ def weights_for(variant: str, described: Described, weight: torch.Tensor, bias: 
 
 
 def new_rows(weight, bias, described: Described, weights: dict, factory):
-    """(uncalibrated new rows, offsets per calibration) from ``combine(described, weights)`` (as ``benchmark_heldout``)."""
+    """(uncalibrated new rows, offsets per calibration) from ``combine(described, weights)`` (as ``benchmarks.heldout``)."""
     seen_desc, new_desc = combine(described, weights)
     mapper = factory()
     rows = predict_new_rows(weight, bias, seen_desc, new_desc, mapper, calibration="none")

@@ -12,7 +12,7 @@ appends 3 random rows with :func:`inject.adapters.extend_head` and checks that
    logits equal the module-extended model's.
 
 :func:`run_isolated` runs a check in a forked child with a time and memory limit, so one crash
-cannot end a sweep. ``examples/coverage.py`` is the command line over these functions.
+cannot end a sweep. ``python -m benchmarks.coverage`` is the command line over these functions.
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Builds a small model and one broken input per row in a scratch folder, runs the 
 (``python -m inject.cli``, one process per row, from inside that folder so paths stay short) and
 prints a Markdown table of the exit code and stderr.
 
-    python examples/reliability_table.py > table.md
+    python scripts/reliability_table.py > table.md
 
 tests/test_reliability.py runs the same cases in-process and checks that each message is in the doc.
 """

@@ -7,7 +7,7 @@
   1000-class head file, as a cold process, first with an empty embedding cache, then warm;
 * inference time of the injected 2000-class model against the original (batch of 32 at 224 px).
 
-    python examples/benchmark_speed.py [--data DIR] [--mappers ...] [--json OUT.json]
+    python -m benchmarks.speed [--data DIR] [--mappers ...] [--json OUT.json]
 """
 from __future__ import annotations
 

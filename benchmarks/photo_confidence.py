@@ -5,7 +5,7 @@ CUB photos (B2's: species it never learned), with the real EfficientNet-Lite0 an
 head: the mean top softmax probability and the mean cosine between a photo's pre-logits and its
 best-matching row. The image-free calibration assumes the first kind of photo (docs/design.md).
 
-    python examples/photo_confidence.py [--data DIR]
+    python -m benchmarks.photo_confidence [--data DIR]
 """
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from benchmark_cub import cub_features
-from benchmark_heldout import imagenet_features
+from benchmarks.cub import cub_features
+from benchmarks.heldout import imagenet_features
 from inject import assets
 
 

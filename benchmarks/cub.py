@@ -14,7 +14,7 @@ of the names). Reported per mapper and descriptor source:
 Row order of the word-vector files is ``xlsa17_splits/CUB/allclasses.txt`` (checked identical to the
 release's class-name file), so no pickled array is read.
 
-    python examples/benchmark_cub.py [--data DIR] [--mappers crafted conse] [--json OUT.json]
+    python -m benchmarks.cub [--data DIR] [--mappers crafted conse] [--json OUT.json]
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmark_heldout import COLUMNS, imagenet_features, injected_rows, score
+from benchmarks.heldout import COLUMNS, imagenet_features, injected_rows, score
 from inject import assets
 from inject.mappers import list_mappers
 from inject.metrics import zsl_top1

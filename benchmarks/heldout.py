@@ -10,7 +10,7 @@ Reported per mapper and descriptor source, averaged over folds:
   H with no offset, with the ZLA prior offset ``log(C / K)``, and the best H over every offset chosen on
   the test photos ("oracle", an upper bound); AUSUC; seconds to fit and to calibrate.
 
-    python examples/benchmark_heldout.py [--data DIR] [--folds 5] [--mappers ...] [--json OUT.json]
+    python -m benchmarks.heldout [--data DIR] [--folds 5] [--mappers ...] [--json OUT.json]
 """
 from __future__ import annotations
 

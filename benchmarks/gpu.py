@@ -7,7 +7,7 @@
   original head's, on the same pre-logits of 32 random inputs (float32). A wider matrix can make
   cuBLAS pick another kernel, which sums in another order.
 
-    python examples/benchmark_gpu.py        # needs a CUDA GPU
+    python -m benchmarks.gpu        # needs a CUDA GPU
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def seen_exactness(lines: list[str], x: torch.Tensor) -> None:
 
 def main() -> None:
     if not torch.cuda.is_available():
-        raise SystemExit("benchmark_gpu needs a CUDA GPU")
+        raise SystemExit("benchmarks.gpu needs a CUDA GPU")
     print(torch.cuda.get_device_name(), "torch", torch.__version__)
     lines = named_set("imagenet21k", exclude=model_wnids(None))
     x = torch.randn(32, 3, 224, 224, generator=torch.Generator().manual_seed(0))

@@ -1,4 +1,4 @@
 """The coverage sweep's tooling (not installed with the package): per-model checks and process isolation.
 
-``examples/coverage.py`` is the command line; ``tests/test_coverage_sample.py`` runs a sample.
+``python -m benchmarks.coverage`` is the command line; ``tests/test_coverage_sample.py`` runs a sample.
 """

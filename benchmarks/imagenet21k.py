@@ -16,7 +16,7 @@
   each hidden class's sample photo is ranked among all rows (``heldout_imagenet``);
 * a hierarchical top-3 (``inject.knowledge.paths``) of the first CUB photo.
 
-    OMP_NUM_THREADS=1 python examples/benchmark_21k.py [--data DIR] [--sets 2-hops 3-hops imagenet21k] [--json OUT]
+    OMP_NUM_THREADS=1 python -m benchmarks.imagenet21k [--data DIR] [--sets 2-hops 3-hops imagenet21k] [--json OUT]
 """
 from __future__ import annotations
 
@@ -34,9 +34,9 @@ import timm
 import torch
 import torch.nn.functional as F
 
-from benchmark_cub import cub_features
-from benchmark_heldout import heldout_folds, imagenet_features
-from benchmark_names import flowers_features
+from benchmarks.cub import cub_features
+from benchmarks.heldout import heldout_folds, imagenet_features
+from benchmarks.names import flowers_features
 from inject import assets, inject, save_model
 from inject.checkpoint import load_weights
 from inject.knowledge.context import resolve_new

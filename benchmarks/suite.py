@@ -1,7 +1,7 @@
 """Run every benchmark (B1 held-out ImageNet, B2 ImageNet -> CUB, speed) and write docs/results.md + plots.
 
     pip install -e ".[bench]"
-    python examples/benchmark_suite.py [--data DIR] [--out docs] [--mappers ...]
+    python -m benchmarks.suite [--data DIR] [--out docs] [--mappers ...]
 
 Every number in the written page comes from this one run.
 """
@@ -16,13 +16,7 @@ from pathlib import Path
 
 import torch
 
-import benchmark_21k
-import benchmark_cub
-import benchmark_descriptions
-import benchmark_fewshot
-import benchmark_heldout
-import benchmark_names
-import benchmark_speed
+from benchmarks import cub, descriptions, fewshot, heldout, imagenet21k, names, speed
 from inject import assets
 from inject.mappers import DEFAULT_MAPPER, list_mappers
 
@@ -101,16 +95,16 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
     fast = [m for m in args.mappers if not m.endswith("-paper")]
     slow = [m for m in args.mappers if m.endswith("-paper")]
     return {
-        "b1": benchmark_heldout.run(data, fast, sources=args.b1_sources),
-        "b1_slow": benchmark_heldout.run(data, slow, folds=args.slow_mappers_b1_folds, sources=["conceptnet"]) if slow else [],
-        "b1_fast_same_folds": (benchmark_heldout.run(data, fast, folds=args.slow_mappers_b1_folds, sources=["conceptnet"])
+        "b1": heldout.run(data, fast, sources=args.b1_sources),
+        "b1_slow": heldout.run(data, slow, folds=args.slow_mappers_b1_folds, sources=["conceptnet"]) if slow else [],
+        "b1_fast_same_folds": (heldout.run(data, fast, folds=args.slow_mappers_b1_folds, sources=["conceptnet"])
                                if slow else []),
-        "b2": benchmark_cub.run(data, fast),
-        "names": benchmark_names.run(data, args.names_seeds, list(benchmark_names.VARIANTS)),
-        "descriptions": benchmark_descriptions.run(data),
-        "fewshot": benchmark_fewshot.run(data),
-        "imagenet21k": benchmark_21k.run(data),
-        "speed": benchmark_speed.run(data, fast),
+        "b2": cub.run(data, fast),
+        "names": names.run(data, args.names_seeds, list(names.VARIANTS)),
+        "descriptions": descriptions.run(data),
+        "fewshot": fewshot.run(data),
+        "imagenet21k": imagenet21k.run(data),
+        "speed": speed.run(data, fast),
     }
 
 
@@ -154,7 +148,7 @@ Inference ratio injected / original: {speed['inference_s']['ratio']:.3f}.
 
 
 def header(args: argparse.Namespace, minutes: float, loads: tuple[float, float]) -> str:
-    command = f"python examples/benchmark_suite.py --mappers {' '.join(args.mappers)}"
+    command = f"python -m benchmarks.suite --mappers {' '.join(args.mappers)}"
     command += f" --b1-sources {' '.join(args.b1_sources)}" if args.b1_sources else ""
     return f"""# Results
 
@@ -187,12 +181,12 @@ Nothing but the class names: `inject(model, names)` / `inject-classes MODEL --cl
 default options. Each name is resolved to a WordNet 3.0 synset (offline package data) and described
 by MiniLM on its name prompts, MiniLM on its "lemmas: gloss" and its WordNet ancestor bag; the
 source weights and `conse`'s neighbour power are chosen by leave-classes-out rehearsal on the seen
-rows only (row "{benchmark_names.DEFAULT}"). The other rows are the ablation with fixed weights and
+rows only (row "{names.DEFAULT}"). The other rows are the ablation with fixed weights and
 power 1 ("name" is MiniLM on the name prompts, centred on the seen mean). B1: {len(args.names_seeds)} fold
 seeds x 5 folds x 200 hidden classes, mean ± std over seeds. Offsets: the shipped `virtual` one.
 B2 / B2b: the species ImageNet-1K has in some form reported apart (overlap).
 
-{benchmark_names.tables(results["names"])}
+{names.tables(results["names"])}
 """
 
 
@@ -206,9 +200,9 @@ or with `name: description` lines, under the default knowledge path or `--descri
 here wrote descriptions of these species, so each line carries the WordNet gloss of the synset its
 name resolves to, a stand-in for a user's sentence that the default path already knows: the
 `--descriptors names` rows show what such a sentence adds to a bare name without WordNet, the last
-row what repeating known text does. `examples/benchmark_descriptions.py`.
+row what repeating known text does. `benchmarks/descriptions.py`.
 
-{benchmark_descriptions.tables(results["descriptions"])}
+{descriptions.tables(results["descriptions"])}
 """
 
 
@@ -227,7 +221,7 @@ anchored virtual seen features); blend + mirror (also fitted on each photo's mir
 default: twice the forward passes). Imprinting and the probe take their offset from the same photo
 calibration on their in-sample logits.
 
-{benchmark_fewshot.tables(results["fewshot"])}
+{fewshot.tables(results["fewshot"])}
 
 ![top-1 vs photos per class](plots/fewshot_top1.png)
 """
@@ -248,7 +242,7 @@ the 800-class model through the API; each hidden class's one sample photo is ran
 Baseline, same candidates: the photo's top seen class name, then the nearest class names by text
 embedding.
 
-{benchmark_21k.tables(results["imagenet21k"])}
+{imagenet21k.tables(results["imagenet21k"])}
 """
 
 
@@ -286,7 +280,7 @@ def main() -> None:
     plots.mkdir(parents=True, exist_ok=True)
     plot(results["b1"], "B1: 200 held-out ImageNet classes (fold 0)", plots / "b1_seen_unseen.png")
     plot(results["b2"], "B2: 50 CUB species into ImageNet-1K", plots / "b2_seen_unseen.png")
-    benchmark_fewshot.plot(results["fewshot"], plots / "fewshot_top1.png")
+    fewshot.plot(results["fewshot"], plots / "fewshot_top1.png")
     minutes = (time.perf_counter() - start) / 60
     (args.out / "results.md").write_text(render_page(args, results, minutes, (load_at_start, os.getloadavg()[1])))
     print(f"wrote {args.out / 'results.md'} and {plots}")

@@ -6,7 +6,7 @@ cosine between the two descriptors, between the two predicted rows, and the accu
 their CUB photos apart (the two new rows only, no offset needed). Names are embedded with the
 template ensemble, as the CLI does; the sentences as they are.
 
-    python examples/negative_descriptions.py [--data DIR] [--mappers hypernet crafted]
+    python -m benchmarks.negative_descriptions [--data DIR] [--mappers hypernet crafted]
 """
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from benchmark_cub import cub_features
-from benchmark_heldout import imagenet_features
+from benchmarks.cub import cub_features
+from benchmarks.heldout import imagenet_features
 from inject import assets
 from inject.mappers import create_mapper
 from inject.rows import predict_new_rows

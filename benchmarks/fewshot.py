@@ -20,7 +20,7 @@ Methods (all rows scaled to the seen rows' mean norm):
 
 Imprinting and the probe get their offset by the same photo calibration on their in-sample logits.
 
-    python examples/benchmark_fewshot.py [--data DIR] [--shots 1 2 5 10] [--seeds 5] [--json OUT] [--plot PNG]
+    python -m benchmarks.fewshot [--data DIR] [--shots 1 2 5 10] [--seeds 5] [--json OUT] [--plot PNG]
 """
 from __future__ import annotations
 
@@ -38,9 +38,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmark_heldout import imagenet_features
-from benchmark_names import flowers_features
-from benchmark_cub import cub_features
+from benchmarks.heldout import imagenet_features
+from benchmarks.names import flowers_features
+from benchmarks.cub import cub_features
 from inject import assets
 from inject.calibration.photos import photo_gamma
 from inject.images import run_on_photos

@@ -19,7 +19,7 @@ Species the model already has by name are skipped (``--allow-existing``) with th
 the rows and the offset the CLI wrote: ZSL top-1 among the new classes; S / U / H over
 1000 + K classes with the ImageNet sample photos as the seen side.
 
-    python examples/benchmark_descriptions.py [--data DIR] [--json OUT]
+    python -m benchmarks.descriptions [--data DIR] [--json OUT]
 """
 from __future__ import annotations
 
@@ -33,8 +33,8 @@ from pathlib import Path
 
 import torch
 
-from benchmark_21k import head, photo_sets
-from benchmark_heldout import imagenet_features
+from benchmarks.imagenet21k import head, photo_sets
+from benchmarks.heldout import imagenet_features
 from inject import assets, save_model
 from inject.knowledge.context import resolve_new
 from inject.knowledge.sets import model_wnids
