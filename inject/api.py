@@ -12,6 +12,7 @@ from .calibration.base import DEFAULT_CALIBRATION
 from .checkpoint import write_safetensors
 from .errors import InjectError
 from .mappers.base import DEFAULT_MAPPER
+from .model_labels import attach_labels, injection_record
 from .names import default_seen_names
 from .pipeline import DEFAULT_DESCRIPTORS, Request, inject_into
 from .targets import ModuleTarget
@@ -22,21 +23,11 @@ Classes = "Sequence[str] | Any"  # class names, or a 2-D array/tensor of descrip
 def labels(model: nn.Module) -> list[str]:
     """Label names of every output of ``model``'s head, seen and injected, in row order.
 
-    Read from ``pretrained_cfg['label_names']`` (timm) or ``model.label_names``; a 1000-class head
-    with neither is taken to be ImageNet-1K.
+    Read from ``config.id2label`` (transformers), ``pretrained_cfg['label_names']`` (timm) or
+    ``model.label_names`` (``inject.model_labels``); a 1000-class head with none is taken to be ImageNet-1K.
     """
     target = ModuleTarget(model, find_head(model))
     return default_seen_names(target.head.num_classes, target.known_labels(), target.where)
-
-
-def _attach(model: nn.Module, **info: Any) -> None:
-    """Store label names and the injection record where timm keeps them (else as attributes)."""
-    cfg = getattr(model, "pretrained_cfg", None)
-    if isinstance(cfg, dict):
-        model.pretrained_cfg = {**cfg, **info}
-    else:
-        for key, value in info.items():
-            setattr(model, key, value)
 
 
 def inject(
@@ -89,13 +80,13 @@ def inject(
             ``calibrate_images`` is given. The record holds each class's leave-photos-out top-1.
 
     The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives
-    the ``C + K`` names and ``result.pretrained_cfg['inject']`` (or ``result.inject``) the record,
-    including each new name's synset and how it was found.
+    the ``C + K`` names and ``result.pretrained_cfg['inject']`` (transformers: ``result.config.inject``;
+    others: ``result.inject``) the record, including each new name's synset and how it was found.
     """
     request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
                       allow_existing, progress, descriptions=descriptions, descriptors=descriptors, images=images)
     injection = inject_into(ModuleTarget(model, find_head(model), inplace), request)
-    _attach(injection.model, label_names=injection.label_names, inject=injection.record)
+    attach_labels(injection.model, injection.label_names, injection.record)
     return injection.model
 
 
@@ -116,7 +107,7 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
         pass  # no names travel with this model; the CLI will ask for --seen-names
     if cfg.get("architecture"):
         metadata["architecture"] = cfg["architecture"]
-    record = cfg.get("inject", getattr(model, "inject", None))
+    record = injection_record(model)
     if record is not None:
         metadata["inject"] = json.dumps(record)
     write_safetensors(path, model.state_dict(), metadata)

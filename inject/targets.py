@@ -19,6 +19,7 @@ from .adapters.features import head_inputs
 from .checkpoint import label_names_from_metadata
 from .errors import InjectError
 from .images import Photo, model_logits, run_on_photos
+from .model_labels import carried_labels
 
 Model = TypeVar("Model")
 
@@ -82,9 +83,7 @@ class ModuleTarget:
         return weight, None if bias is None else bias.detach().cpu()
 
     def known_labels(self) -> list[str] | None:
-        cfg = getattr(self.model, "pretrained_cfg", None)
-        known = cfg.get("label_names") if isinstance(cfg, dict) else getattr(self.model, "label_names", None)
-        return None if known is None else list(known)
+        return carried_labels(self.model)
 
     def check_runnable(self, option: str) -> None:
         return None
