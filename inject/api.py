@@ -1,8 +1,9 @@
-"""The Python API: ``inject(model, new_names)``, ``labels(model)`` and ``save_model(model, path)``."""
+"""The Python API: ``inject(model, new_names)``, ``labels(model)``, ``save_model(model, path)``, ``load_model(source)``."""
 from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from torch import nn
@@ -11,6 +12,8 @@ from .adapters import find_head
 from .calibration.base import DEFAULT_CALIBRATION
 from .checkpoint import write_safetensors
 from .errors import InjectError
+from .formats import load_folder, open_source, save_module_folder
+from .formats.single_file import single_file_model
 from .mappers.base import DEFAULT_MAPPER
 from .model_labels import attach_labels, injection_record
 from .names import default_seen_names
@@ -91,16 +94,25 @@ def inject(
 
 
 def save_model(model: nn.Module, path: str | os.PathLike) -> None:
-    """Write ``model``'s state dict to ``path`` (safetensors, atomically) with timm-style metadata.
+    """Write ``model`` to ``path``: a folder in its library's own layout, or one ``.safetensors`` file.
 
-    Metadata: ``num_classes``, ``label_names`` (JSON list) when known, ``architecture`` when the
-    model is a timm model, and the injection record if ``inject`` produced it. The file loads back with
-    ``timm.create_model(arch, num_classes=N, checkpoint_path=path)``.
+    * a folder (a path without the ``.safetensors`` suffix): a transformers model through ``save_pretrained``
+      (``config.json`` with ``id2label``), a timm model as timm's ``save_for_hf`` writes it (``config.json`` +
+      ``model.safetensors``, loadable by ``timm.create_model("local-dir:PATH", pretrained=True)`` and by
+      transformers), each with a model card ``README.md`` when ``inject`` extended it;
+    * ``*.safetensors``: the state dict with timm-style metadata (``num_classes``, ``label_names`` when
+      known, ``architecture`` for a timm model, the injection record), loadable with
+      ``timm.create_model(arch, num_classes=N, checkpoint_path=path)``.
+
+    Either is written atomically.
     """
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        save_module_folder(model, path, injection_record(model))
+        return
     cfg = getattr(model, "pretrained_cfg", None)
     cfg = cfg if isinstance(cfg, dict) else {}
-    num_classes = find_head(model).num_classes
-    metadata = {"num_classes": str(num_classes)}
+    metadata = {"num_classes": str(find_head(model).num_classes)}
     try:
         metadata["label_names"] = json.dumps(labels(model))
     except InjectError:
@@ -111,3 +123,15 @@ def save_model(model: nn.Module, path: str | os.PathLike) -> None:
     if record is not None:
         metadata["inject"] = json.dumps(record)
     write_safetensors(path, model.state_dict(), metadata)
+
+
+def load_model(source: str | os.PathLike) -> nn.Module:
+    """A model from a timm or transformers folder, a Hugging Face Hub id, or a ``.safetensors`` file, in eval mode.
+
+    Folders and Hub ids are built by their own library (``inject.formats``); a single file needs
+    ``architecture`` metadata naming its timm model (``inject.save_model`` and the CLI write it).
+    """
+    opened = open_source(source)
+    if isinstance(opened, Path):
+        return single_file_model(opened)
+    return load_folder(opened)

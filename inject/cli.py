@@ -1,104 +1,24 @@
-"""``inject-classes``: add classes to a classifier saved as safetensors, from their names alone."""
+"""``inject-classes``: add classes to a classifier (a weights file, a model folder or a Hub id) from their names alone."""
 from __future__ import annotations
 
-import json
-import os
 import signal
 import sys
 import threading
 import time
 import warnings
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Iterator, NoReturn
 
 import click
 
 from . import __version__
-from .adapters import HeadError, StateDictHead, find_head_in_state_dict
+from .adapters import HeadError
 from .calibration import DEFAULT_CALIBRATION, list_calibrations
-from .checkpoint import label_names_from_metadata, load_weights, write_safetensors
 from .errors import InjectError
 from .mappers import DEFAULT_MAPPER, list_mappers
-from .names import class_lines, is_named_set, read_class_file, split_descriptions
-from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection, Request, inject_into
-from .rows import check_finite_head
-from .targets import StateDictTarget
-
-
-def default_output(model_path: Path) -> Path:
-    """``model.safetensors`` (or ``model.pth``) -> ``model-injected.safetensors`` beside it."""
-    return model_path.with_name(f"{model_path.stem}-injected.safetensors")
-
-
-def check_output(output: Path, model_path: Path, force: bool) -> None:
-    """Refuse an output that would replace the input (without ``force``), is a folder, or cannot be created."""
-    if output.resolve() == model_path.resolve() and not force:
-        raise InjectError(f"output '{output}' is the input model; choose another -o or pass --force to replace it")
-    if output.is_dir():
-        raise InjectError(f"output '{output}' is a folder; give a file path such as {output / 'model.safetensors'}")
-    if output.suffix != ".safetensors":
-        raise InjectError(f"output '{output}' must end in .safetensors: the output is always a safetensors file")
-    if not output.parent.is_dir():
-        raise InjectError(f"output folder '{output.parent}' does not exist; create it first")
-    if not os.access(output.parent, os.W_OK | os.X_OK):
-        raise InjectError(f"output folder '{output.parent}' is not writable; choose another -o")
-
-
-def load_head(model_path: Path, head_key: str | None) -> tuple[dict[str, Any], dict[str, str], StateDictHead]:
-    """(tensors, metadata, head) of the model file; the head is found, and refused if NaN or infinite."""
-    tensors, metadata = load_weights(model_path)
-    try:
-        head = find_head_in_state_dict({k: v.shape for k, v in tensors.items()}, metadata, head_key)
-    except HeadError as error:
-        raise HeadError(f"model file '{model_path}': {error}") from error
-    bias = tensors[head.bias_key] if head.bias_key else None
-    check_finite_head(tensors[head.weight_key], bias, f"head '{head.prefix}' of model file '{model_path}'")
-    return tensors, metadata, head
-
-
-def run(
-    model_path: Path,
-    classes: Path,
-    output: Path | None = None,
-    seen_names: Path | None = None,
-    head_key: str | None = None,
-    force: bool = False,
-    quiet: bool = False,
-    **options: Any,
-) -> tuple[Path, Injection]:
-    """The CLI's work as a function: returns (output path, the injection).
-
-    ``options`` are ``inject.pipeline.Request`` fields (mapper, encoder, gamma, calibration, ...). Every
-    input is checked before the sentence encoder runs; names skipped by ``allow_existing`` are
-    reported with ``warnings.warn`` (``main`` prints them as notes).
-    """
-    output = output or default_output(model_path)
-    check_output(output, model_path, force)
-    known = read_class_file(seen_names, "--seen-names file") if seen_names else None
-    new_names, descriptions = split_descriptions(class_lines(classes, known))
-    request = Request(new_names, known, progress=not quiet, seen_from=f"--seen-names file '{seen_names}'",
-                      descriptions=descriptions or None, **options)
-    request.check()
-    tensors, metadata, head = load_head(model_path, head_key)
-    labels = label_names_from_metadata(metadata, f"model file '{model_path}'")
-    if is_named_set(classes) and known is None and labels is not None:  # leave out the file's own classes
-        request = replace(request, new=class_lines(classes, labels))
-    injection = inject_into(StateDictTarget(tensors, metadata, head, model_path), request)
-    names = injection.label_names
-    try:
-        write_safetensors(output, injection.model, {
-            **metadata,
-            "label_names": json.dumps(names),
-            "num_classes": str(len(names)),
-            "inject": json.dumps(injection.record),
-        })
-    except OSError as error:
-        raise InjectError(
-            f"cannot write output '{output}': {error.strerror or error}; check the folder is writable and has space"
-        ) from error
-    return output, injection
+from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection
+from .runs import run
 
 
 def explanation(injection: Injection) -> list[str]:
@@ -175,14 +95,15 @@ class OneLineErrors(click.Command):
 
 
 @click.command(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("model_path", metavar="MODEL.safetensors", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL")
 @click.option("--classes", "classes", required=True, type=click.Path(path_type=Path),
               help="UTF-8 text file, one new class per line: a name, a WordNet id (n02391049), 'name (n02391049)', "
                    "or 'name: a sentence describing it' (lines of one name add up). Or a named set, less the "
                    "model's own classes: imagenet21k (every ImageNet-21K synset), or the DGP splits 2-hops, "
                    "3-hops, all (read from the data folder, INJECT_DATA); an existing file of that name wins.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Where to write the extended model, a .safetensors file (default: MODEL-injected.safetensors).")
+              help="Where to write the extended model: a .safetensors file for a weights file (default "
+                   "MODEL-injected.safetensors), a folder for a model folder or Hub id (default MODEL-injected).")
 @click.option("--seen-names", type=click.Path(path_type=Path), default=None,
               help="Names of the head's existing classes, one per line (default: metadata label_names, "
                    "or ImageNet-1K for 1000 rows).")
@@ -218,7 +139,11 @@ class OneLineErrors(click.Command):
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
          calibrate_images, images, descriptors, explain, allow_existing, force, quiet) -> None:
-    """Add the classes named in --classes to the classifier in MODEL.safetensors (or .pth), without images."""
+    """Add the classes named in --classes to the classifier in MODEL, without images.
+
+    MODEL is a weights file (.safetensors or .pth), a timm or transformers model folder (config.json +
+    weights), or a Hugging Face Hub id (timm/resnet50.a1_in1k), read from the local cache when offline.
+    """
     start = time.perf_counter()
     with warnings.catch_warnings(), _sigterm_exits():
         warnings.showwarning = _note

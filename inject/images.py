@@ -7,7 +7,7 @@ pre-logit features of evaluation photos.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 import torch
 from torch import nn
@@ -21,11 +21,41 @@ if TYPE_CHECKING:
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
 
 
-def image_transform(model: nn.Module):
-    """timm's evaluation preprocessing for ``model`` (resize, centre crop, normalise)."""
+def image_transform(model: nn.Module) -> Callable[["Image.Image"], torch.Tensor]:
+    """``model``'s evaluation preprocessing, PIL image -> ``[3, H, W]``.
+
+    A transformers model uses its image processor, read from the folder or Hub id it was loaded from
+    (``config._name_or_path``); any other model, and transformers' timm wrapper, timm's preprocessing
+    from its ``pretrained_cfg`` (resize, centre crop, normalise).
+    """
     from timm.data import create_transform, resolve_data_config
 
-    return create_transform(**resolve_data_config({}, model=model))
+    processor = _image_processor(model)
+    if processor is not None:
+        return lambda image: processor(images=image, return_tensors="pt")["pixel_values"][0]
+    return create_transform(**resolve_data_config({}, model=getattr(model, "timm_model", model)))
+
+
+def _image_processor(model: nn.Module):
+    """The transformers image processor saved beside ``model``'s weights, or ``None`` (a timm-based or unsaved model)."""
+    config = getattr(model, "config", None)
+    source = getattr(config, "_name_or_path", "")
+    if not hasattr(config, "id2label") or hasattr(model, "timm_model") or not source:
+        return None
+    from transformers import AutoImageProcessor
+
+    from .assets import hub_offline
+
+    try:
+        with hub_offline():
+            return AutoImageProcessor.from_pretrained(source)
+    except (OSError, ValueError):
+        return None
+
+
+def output_logits(output: Any) -> torch.Tensor:
+    """The logits tensor of a model's output: the tensor itself, or transformers' ``output.logits``."""
+    return output.logits if hasattr(output, "logits") else output
 
 
 def folded_name(name: str) -> str:
@@ -139,7 +169,7 @@ def run_on_images(
 
 def model_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = True) -> torch.Tensor:
     """``model``'s logits ``[N, outputs]`` on the images at ``paths``."""
-    return run_on_images(model, paths, model, "photos", batch_size, progress)
+    return run_on_images(model, paths, lambda batch: output_logits(model(batch)), "photos", batch_size, progress)
 
 
 def pre_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = True) -> torch.Tensor:

@@ -18,6 +18,7 @@ from .calibration.stacking import stacking_gamma
 from .errors import InjectError
 from .images import labelled_images
 from .knowledge.classes import known_class_descriptors
+from .knowledge.context import readable_names
 from .knowledge.describe import with_descriptions
 from .mappers.base import DEFAULT_MAPPER, MAPPERS, create_mapper
 from .names import default_seen_names, select_new_names
@@ -133,14 +134,19 @@ def check_descriptions(descriptions: Mapping[str, Sequence[str]] | None, new_nam
 
 
 def _names_classes(request: Request, seen_names: list[str], new_names: list[str], rows: torch.Tensor) -> Classes:
-    """Descriptors of named classes: the knowledge step, or the name templates alone."""
+    """Descriptors of named classes: the knowledge step, or the name templates alone.
+
+    Seen classes are described by their readable names (``readable_names``: ImageNet classes labelled by
+    wnid or by transformers' descriptions read as the package's names); their labels stay as they are.
+    """
     encoder = resolve_encoder(request.encoder)
+    readable = readable_names(seen_names)
     if request.descriptors == "names":
-        encoded = encode_names(seen_names + new_names, encoder, progress=request.progress)
+        encoded = encode_names(readable + new_names, encoder, progress=request.progress)
         new = with_descriptions(encoded[len(seen_names) :], new_names, request.descriptions or {}, encoder)
         return Classes(seen_names, new_names, encoded[: len(seen_names)], new, encoder.name,
                        {"descriptors": "names", "described": sorted(request.descriptions or {})})
-    known = known_class_descriptors(seen_names, new_names, rows, encoder, request.descriptions, request.progress)
+    known = known_class_descriptors(readable, new_names, rows, encoder, request.descriptions, request.progress)
     return Classes(seen_names, new_names, known.seen, known.new, encoder.name, known.record(), known.explain(seen_names),
                    known.power)
 
@@ -167,7 +173,7 @@ def class_names(request: Request, target: Target, num_classes: int) -> tuple[lis
                           "give one per head row, in row order")
     known = list(request.seen) if request.seen is not None else target.known_labels()
     seen_names = default_seen_names(num_classes, known, target.where)
-    return seen_names, select_new_names(list(request.new), seen_names, request.allow_existing)
+    return seen_names, select_new_names(list(request.new), readable_names(seen_names), request.allow_existing)
 
 
 def describe(request: Request, seen_names: list[str], new_names: list[str], rows: torch.Tensor) -> Classes:

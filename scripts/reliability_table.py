@@ -58,6 +58,13 @@ CASES: list[tuple[str, list[str]]] = [
     ("--classes left out", ["model.safetensors"]),
     ("--encoder not available offline", ["model.safetensors", "--classes", "new.txt", "--encoder", "no-such-encoder"]),
     ("--encoder folder is not a model", ["model.safetensors", "--classes", "new.txt", "--encoder", "folder"]),
+    ("model folder without weights", ["noweights", "--classes", "new.txt"]),
+    ("timm folder: num_classes disagrees with the head", ["timm-wrongcount", "--classes", "new.txt"]),
+    ("transformers folder: id2label disagrees with the head", ["vit-wrongcount", "--classes", "new.txt"]),
+    ("unknown model_type", ["unknowntype", "--classes", "new.txt"]),
+    ("read-only output folder", ["timm", "--classes", "new.txt", "-o", "readonly/out"]),
+    ("output folder = input folder without --force", ["timm", "--classes", "new.txt", "-o", "timm"]),
+    ("Hub id not in the local cache (offline)", ["someone/no-such-model", "--classes", "new.txt"]),
 ]
 
 
@@ -68,8 +75,32 @@ class RunsCode:
         return os.mkdir, ("code-ran",)
 
 
+def make_folders(folder: Path) -> None:
+    """A timm folder and a transformers folder (10 classes, random weights) and broken copies of them."""
+    import json
+    import shutil
+
+    import timm
+    from transformers import ViTConfig, ViTForImageClassification
+
+    torch.manual_seed(0)
+    timm.models.save_for_hf(timm.create_model("resnet10t", num_classes=10), folder / "timm", safe_serialization=True)
+    ViTForImageClassification(ViTConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=37,
+                                        image_size=32, patch_size=8, num_labels=10)).save_pretrained(folder / "vit")
+    edits = {"timm-wrongcount": ("timm", {"num_classes": 12}),
+             "vit-wrongcount": ("vit", {"id2label": {str(i): f"c{i}" for i in range(12)}, "label2id": {}}),
+             "unknowntype": ("vit", {"model_type": "bert"})}
+    for name, (base, edit) in edits.items():
+        shutil.copytree(folder / base, folder / name)
+        config = json.loads((folder / name / "config.json").read_text())
+        (folder / name / "config.json").write_text(json.dumps({**config, **edit}))
+    (folder / "noweights").mkdir()
+    shutil.copy(folder / "timm" / "config.json", folder / "noweights" / "config.json")
+    (folder / "readonly").mkdir(mode=0o555)
+
+
 def make_inputs(folder: Path) -> None:
-    """Write a 10-class model and every broken input of ``CASES`` into ``folder``."""
+    """Write a 10-class model, model folders and every broken input of ``CASES`` into ``folder``."""
     from inject.checkpoint import write_safetensors
 
     g = torch.Generator().manual_seed(0)
@@ -99,6 +130,12 @@ def make_inputs(folder: Path) -> None:
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
     (folder / "latin1.txt").write_bytes("okapi\ncaf\u00e9 cr\u00e8me\n".encode("latin-1"))
+    make_folders(folder)
+
+
+def hub_env(folder: Path) -> dict[str, str]:
+    """huggingface_hub offline, with an empty cache in the scratch folder: a Hub id resolves to nothing."""
+    return {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(folder / "hf-cache")}
 
 
 def shown(stderr: str, folder: Path) -> str:
@@ -121,7 +158,7 @@ def main() -> None:
         print("|---|---|---|---|")
         for case, args in CASES:
             result = subprocess.run([sys.executable, "-m", "inject.cli", *args], cwd=folder,
-                                    capture_output=True, text=True)
+                                    capture_output=True, text=True, env={**os.environ, **hub_env(folder)})
             assert not result.stdout and not (folder / "code-ran").exists(), (case, result.stdout)
             print(table_row(case, args, result.returncode, shown(result.stderr, folder)), flush=True)
 

@@ -116,7 +116,7 @@ def test_a_failed_write_is_one_line_and_leaves_nothing(tmp_path, small_model, mo
     def disk_full(path, tensors, metadata):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("inject.cli.write_safetensors", disk_full)
+    monkeypatch.setattr("inject.runs.write_safetensors", disk_full)
     names = write(tmp_path / "new.txt", "okapi\n")
     result = CliRunner().invoke(main, [str(small_model), "--classes", str(names), "-o", str(tmp_path / "o.safetensors")])
     assert result.exit_code == 2 and result.stderr.count("\n") == 1

@@ -42,6 +42,8 @@ def snapshot(folder: Path) -> dict[str, str]:
 @pytest.mark.parametrize("case,args", CASES)
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(inputs, monkeypatch, case, args):
     monkeypatch.chdir(inputs)
+    for name, value in table.hub_env(inputs).items():  # huggingface_hub read these at import: set its constants
+        monkeypatch.setattr(f"huggingface_hub.constants.{name}", value == "1" if name == "HF_HUB_OFFLINE" else value)
     before = snapshot(inputs)
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2, result.output

@@ -25,6 +25,32 @@ def _imagenet_index() -> dict[str, str]:
     return dict(zip(imagenet_class_names(), ImageNetInfo().label_names()))
 
 
+@lru_cache(maxsize=1)
+def _imagenet_spellings() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """ImageNet-1K's labels as other libraries spell them, in class order: wnids, and the readable
+    descriptions transformers shows (``tench, Tinca tinca``; "crane" twice)."""
+    from timm.data import ImageNetInfo
+
+    info = ImageNetInfo()
+    return tuple(info.label_names()), tuple(info.label_descriptions())
+
+
+def readable_names(labels: Sequence[str]) -> list[str]:
+    """``labels`` with ImageNet-1K classes spelled as wnids or as transformers' descriptions replaced by the
+    package's readable names (``inject.assets.imagenet_class_names``), which resolve to their own synsets and
+    whose texts ship embedded; other labels unchanged. A description shared by two classes ("crane") is
+    replaced only where the labels are all 1000 descriptions in order."""
+    from ..assets import imagenet_class_names
+
+    readable = imagenet_class_names()
+    wnids, descriptions = _imagenet_spellings()
+    if tuple(labels) in (wnids, descriptions):
+        return list(readable)
+    once = {d: r for d, r in zip(descriptions, readable) if descriptions.count(d) == 1}
+    aliases = {**dict(zip(wnids, readable)), **once}
+    return [aliases.get(label, label) for label in labels]
+
+
 def imagenet_wnids(names: Sequence[str]) -> list[str] | None:
     """The wnids of ``names`` when every one is an ImageNet-1K label, else ``None``."""
     index = _imagenet_index()
