@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from .adapters import find_head
 from .checkpoint import label_names_from_metadata, write_safetensors
 from .errors import InjectError
-from .formats import ModelFolder, load_folder, open_source, write_folder
+from .formats import WEIGHT_SUFFIXES, ModelFolder, load_folder, open_source, write_folder
 from .formats.folder import check_output_folder
 from .formats.single_file import load_head
 from .model_labels import attach_labels, carried_labels
@@ -87,12 +87,12 @@ def run(
 
     ``options`` are ``inject.pipeline.Request`` fields (mapper, encoder, gamma, calibration, ...).
     """
-    source = open_source(model)
-    if isinstance(source, Path):
-        return run_file(source, classes, output, seen_names, head_key, force, quiet, **options)
+    if Path(model).suffix in WEIGHT_SUFFIXES or Path(model).is_file():  # checked in run_file's order: output, classes, file
+        return run_file(Path(model), classes, output, seen_names, head_key, force, quiet, **options)
+    folder = open_source(model)  # not a file: a folder, or a Hub id's snapshot folder
     if head_key is not None:
         raise InjectError("--head-key applies to weight files; a folder's head is found in the model its library builds")
-    return run_folder(source, classes, output, seen_names, force, quiet, **options)
+    return run_folder(folder, classes, output, seen_names, force, quiet, **options)
 
 
 def run_file(

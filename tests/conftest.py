@@ -47,6 +47,14 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(scope="session")
+def demo_model():
+    """The real ImageNet-1K EfficientNet-Lite0 (the embedded default), loaded once per session."""
+    from inject.assets import load_demo_model
+
+    return load_demo_model()
+
+
+@pytest.fixture(scope="session")
 def real_encoder():
     """The packaged all-MiniLM-L6-v2, loaded once per session (the real default encoder)."""
     from inject.semantics import resolve_encoder

@@ -10,7 +10,7 @@ from PIL import Image
 from safetensors import safe_open
 
 import inject
-from inject.assets import imagenet_class_names, load_demo_model
+from inject.assets import imagenet_class_names
 from inject.images import image_transform
 from inject.semantics import TextEncoder, encode_names
 
@@ -18,11 +18,6 @@ pytestmark = [pytest.mark.real, pytest.mark.slow]
 
 NEW_NAMES = ["Laysan albatross", "okapi", "axolotl salamander", "pangolin", "narwhal",
              "quokka", "Bactrian camel calf", "kakapo parrot", "blobfish", "shoebill stork"]
-
-
-@pytest.fixture(scope="module")
-def demo_model():
-    return load_demo_model()
 
 
 def test_demo_model_reaches_its_published_accuracy(demo_model, data):

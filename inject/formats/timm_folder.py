@@ -100,7 +100,7 @@ def timm_output_config(config: dict[str, Any], model: nn.Module, record: dict[st
         config["label_descriptions"] = descriptions
     pretrained = dict(config.get("pretrained_cfg") or {})
     pretrained["num_classes"] = num_classes
-    for key in ("label_names", "label_descriptions"):  # top level holds them; stale copies would disagree
+    for key in ("label_names", "label_descriptions", "inject"):  # top level holds them; stale copies would disagree
         pretrained.pop(key, None)
     config["pretrained_cfg"] = pretrained
     if "model_args" in config:
