@@ -234,3 +234,17 @@ def test_real_demo_model_from_save_for_hf_round_trips(tmp_path, demo_model, data
     same_seen_logits(demo_model, AutoModelForImageClassification.from_pretrained(out).eval(), 224, seen=1000)
     labels = pipeline_labels(out, photo(data), k=5)
     assert labels[0] == "tench"  # the first sample photo is a tench, and the real model still says so
+
+
+def test_photos_of_a_transformers_folder_go_through_its_image_processor(tmp_path, fake_encoder):
+    from helpers import noise_folders
+
+    source, _ = vit_folder(tmp_path / "vit")
+    (tmp_path / "photos").mkdir()
+    photos = noise_folders(tmp_path / "photos", ["okapi", "narwhal"], per_class=2, size=48)
+    code, output = run_cli(source, "--classes", _write(tmp_path / "new.txt", "okapi\nnarwhal\n"), "--images", photos, "-q")
+    assert code == 0, output
+    config = json.loads((tmp_path / "vit-injected" / "config.json").read_text())
+    assert config["inject"]["photos"]["photos"] == 4 and config["inject"]["calibration"]["method"] == "photos"
+    card = (tmp_path / "vit-injected" / "README.md").read_text()
+    assert "| okapi | okapi | n02439398 | exact |" in card and "| 2, " in card
