@@ -16,7 +16,7 @@ for branches that read one input (LeViT), and by the same convention as the rows
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence, Union
 
 import torch
 from torch import nn
@@ -38,11 +38,17 @@ def _combined(inputs: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat(list(inputs), dim=1)
 
 
+Batch = Union[torch.Tensor, Mapping[str, torch.Tensor]]
+
+
 @torch.inference_mode()
-def head_inputs(model: nn.Module, head: ModuleHead, batch: torch.Tensor) -> torch.Tensor:
+def head_inputs(model: nn.Module, head: ModuleHead, batch: Batch) -> torch.Tensor:
     """Run ``model`` (eval mode) on ``batch`` and return the head's effective input ``[N, D]``.
 
-    ``D`` is ``head.weight.shape[1]``: the features whose dot products with the effective rows are the logits.
+    ``batch``: the model's input ``[N, ...]`` (``model(batch)``), or its keyword inputs (``model(**batch)``:
+    a transformers image processor's output, e.g. SigLIP2's ``pixel_values``, ``pixel_attention_mask``,
+    ``spatial_shapes``). ``D`` is ``head.weight.shape[1]``: the features whose dot products with the
+    effective rows are the logits.
     """
     singles = [_single(model, path) for path in head.paths]
     captured: dict[int, torch.Tensor] = {}
@@ -51,7 +57,7 @@ def head_inputs(model: nn.Module, head: ModuleHead, batch: torch.Tensor) -> torc
         watched = single.norm if single.norm is not None else single.layer
         hooks.append(watched.register_forward_hook(lambda module, args, output, i=i: captured.setdefault(i, args[0])))
     try:
-        model(batch)
+        model(**batch) if isinstance(batch, Mapping) else model(batch)
     finally:
         for hook in hooks:
             hook.remove()

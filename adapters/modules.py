@@ -1,15 +1,16 @@
-"""Find and extend the final classification layer of a timm or torchvision ``nn.Module``.
+"""Find and extend the final classification layer of a timm, torchvision or transformers ``nn.Module``.
 
-The head is located by a registry of *locators*, tried in order. Each locator looks at the model
+The head is located by a registry of *locators*, tried in order (``adapters.rules``; transformers'
+rules: ``adapters.transformers_heads``). Each locator looks at the model
 in one library's terms and returns the dotted path of the layer that produces the logits, or
 ``None`` when the convention does not apply. The layer itself must be an ``nn.Linear`` or a
 1x1 ``nn.Conv2d`` (DLA, DPN, BiT, SqueezeNet): both are ``C`` rows of ``D`` weights and a bias.
 
 Heads of several layers are found as well:
 
-- *branches* whose logits the model averages (timm's ``get_classifier()`` tuple or
-  ``pretrained_cfg['classifier']`` tuple: DeiT ``head`` + ``head_dist``, LeViT distilled, CrossViT,
-  VOLO's ``aux_head``) all receive the same new rows (split by width when widths differ);
+- *branches* whose logits the model averages (named by a registered branch rule; timm's: the
+  ``get_classifier()`` tuple or ``pretrained_cfg['classifier']`` tuple: DeiT ``head`` + ``head_dist``,
+  LeViT distilled, CrossViT, VOLO's ``aux_head``) all receive the same new rows (split by width when widths differ);
 - a ``BatchNorm1d`` in front of the layer (LeViT's ``NormLinear``) is folded into the rows that
   :class:`ModuleHead` reports and unfolded when new rows are written, so the norm stays in place and
   the seen rows stay bit-exact;
@@ -21,57 +22,23 @@ Heads of several layers are found as well:
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
 
-from ..registry import Registry
 from . import _rows
 from .errors import HeadError
+from .rules import (
+    BOOKKEEPERS, BRANCH_RULES, LOCATORS, NORM_WRAPPERS, WRAPPERS, classifier_at, classifier_path, is_classifier_layer,
+    register_bookkeeper, register_branch_rule, register_locator, register_norm_wrapper,
+)
 
-HeadLocator = Callable[[nn.Module], "str | None"]
-_LOCATORS: Registry[HeadLocator] = Registry("head locator")
+__all__ = ["ModuleHead", "extend_head", "find_head", "is_classifier_layer", "register_locator"]
 
 # torchvision has no head API; these attributes hold the classifier (or a Sequential ending in it).
 TORCHVISION_HEAD_PATHS = ("fc", "heads.head", "head", "classifier")
-# Wrapper classes that normalise the classifier's input: class name -> attribute of the norm.
-NORM_WRAPPERS = {"NormLinear": "bn"}
-
-
-def register_locator(name: str) -> Callable[[HeadLocator], HeadLocator]:
-    """Register a head locator under ``name``; locators run in registration order."""
-    return _LOCATORS.register(name)
-
-
-def is_classifier_layer(module: nn.Module) -> bool:
-    """True for layers whose output channels are class logits: Linear or 1x1 Conv2d."""
-    if isinstance(module, nn.Linear):
-        return True
-    return isinstance(module, nn.Conv2d) and module.kernel_size == (1, 1) and module.groups == 1
-
-
-def _path_of(model: nn.Module, target: nn.Module) -> str | None:
-    return next((name for name, m in model.named_modules() if m is target), None)
-
-
-def _last_classifier_layer(model: nn.Module, root: str = "") -> str | None:
-    module = model.get_submodule(root) if root else model
-    paths = [name for name, m in module.named_modules() if is_classifier_layer(m)]
-    if not paths:
-        return None
-    return ".".join(p for p in (root, paths[-1]) if p)
-
-
-def _classifier_path(model: nn.Module, module: object) -> str | None:
-    """Path of ``module`` if it is a classifier layer, else of the last one inside it."""
-    if not isinstance(module, nn.Module):
-        return None
-    path = _path_of(model, module)
-    if path is None or is_classifier_layer(module):
-        return path
-    return _last_classifier_layer(model, path)
+register_norm_wrapper("NormLinear", "bn")  # timm's LeViT / RepViT head: BatchNorm1d then Linear
 
 
 def _timm_classifiers(model: nn.Module) -> list[nn.Module]:
@@ -88,22 +55,36 @@ def _timm_classifiers(model: nn.Module) -> list[nn.Module]:
 @register_locator("timm")
 def _timm_get_classifier(model: nn.Module) -> str | None:
     classifiers = _timm_classifiers(model)
-    return _classifier_path(model, classifiers[0]) if classifiers else None
+    return classifier_path(model, classifiers[0]) if classifiers else None
 
 
 @register_locator("torchvision")
 def _known_attribute(model: nn.Module) -> str | None:
     for path in TORCHVISION_HEAD_PATHS:
-        try:
-            module = model.get_submodule(path)
-        except AttributeError:
-            continue
-        if is_classifier_layer(module):
-            return path
-        found = _last_classifier_layer(model, path)
+        found = classifier_at(model, path)
         if found is not None:
             return found
     return None
+
+
+@register_branch_rule("timm")
+def _timm_branches(model: nn.Module, main: str) -> list[str]:
+    """The rest of ``get_classifier()`` and the ``pretrained_cfg['classifier']`` tuple."""
+    found = [classifier_path(model, m) for m in _timm_classifiers(model)[1:]]
+    cfg = getattr(model, "pretrained_cfg", None)
+    prefixes = cfg.get("classifier") if isinstance(cfg, dict) else None
+    found += [classifier_at(model, prefix) for prefix in (prefixes if isinstance(prefixes, (tuple, list)) else ())]
+    return [path for path in found if path]
+
+
+@register_bookkeeper("timm")
+def _timm_num_classes(module: nn.Module, old: int, new: int) -> None:
+    """timm's ``num_classes`` (model and head modules) and ``pretrained_cfg['num_classes']``."""
+    if isinstance(getattr(module, "num_classes", None), int) and module.num_classes == old:
+        module.num_classes = new
+    cfg = getattr(module, "pretrained_cfg", None)
+    if isinstance(cfg, dict):
+        module.pretrained_cfg = {**cfg, "num_classes": new}
 
 
 @dataclass(frozen=True)
@@ -173,19 +154,12 @@ def _single(model: nn.Module, path: str) -> ModuleHead:
 
 
 def _branch_paths(model: nn.Module, main: str, rows: int) -> list[str]:
-    """Other classifier layers with ``rows`` outputs named by ``get_classifier()`` or the cfg tuple."""
-    found = [_classifier_path(model, m) for m in _timm_classifiers(model)[1:]]
-    cfg = getattr(model, "pretrained_cfg", None)
-    prefixes = cfg.get("classifier") if isinstance(cfg, dict) else None
-    for prefix in prefixes if isinstance(prefixes, (tuple, list)) else ():
-        try:
-            found.append(_classifier_path(model, model.get_submodule(prefix)))
-        except AttributeError:
-            continue
-    paths = []
-    for path in found:
-        if path and path != main and path not in paths and model.get_submodule(path).weight.shape[0] == rows:
-            paths.append(path)
+    """Other classifier layers with ``rows`` outputs that a registered branch rule names."""
+    paths: list[str] = []
+    for rule in BRANCH_RULES:
+        for path in rule(model, main):
+            if path != main and path not in paths and model.get_submodule(path).weight.shape[0] == rows:
+                paths.append(path)
     return paths
 
 
@@ -202,20 +176,39 @@ def _aux_paths(model: nn.Module, taken: tuple[str, ...], rows: int) -> list[str]
     return paths
 
 
+def _prefixed(head: ModuleHead, prefix: str) -> ModuleHead:
+    """``head`` of an inner model, its paths seen from the model that holds it at ``prefix``."""
+    return replace(head, path=f"{prefix}.{head.path}", branches=tuple(_prefixed(b, prefix) for b in head.branches),
+                   aux=tuple(_prefixed(a, prefix) for a in head.aux))
+
+
+def _located(model: nn.Module, path: str) -> ModuleHead:
+    """The head whose main layer is at ``path``, with its branches and auxiliary heads."""
+    rows = model.get_submodule(path).weight.shape[0]
+    paths = sorted([path, *_branch_paths(model, path, rows)])  # name order, as the state-dict path
+    main, *branches = [_single(model, p) for p in paths]
+    aux = tuple(_single(model, p) for p in _aux_paths(model, tuple(paths), rows))
+    return ModuleHead(main.path, main.layer, main.norm, tuple(branches), aux)
+
+
 def find_head(model: nn.Module) -> ModuleHead:
     """Locate the layer that produces ``model``'s logits (and its branches and auxiliary heads).
 
+    A registered wrapper (transformers' timm wrapper) is looked through: the head of its inner model,
+    with paths from ``model``. Otherwise the locators run in order (``adapters.rules``).
+
     Raises:
-        HeadError: no locator found a Linear or 1x1-conv classifier (e.g. ``num_classes=0``).
+        HeadError: no locator found a Linear or 1x1-conv classifier (e.g. ``num_classes=0``), or a
+            locator knows the model cannot take new classes (the message says why).
     """
-    for locate in _LOCATORS:
+    for inner in WRAPPERS:
+        prefix = inner(model)
+        if prefix is not None:
+            return _prefixed(find_head(model.get_submodule(prefix)), prefix)
+    for locate in LOCATORS:
         path = locate(model)
         if path is not None and is_classifier_layer(model.get_submodule(path)):
-            rows = model.get_submodule(path).weight.shape[0]
-            paths = sorted([path, *_branch_paths(model, path, rows)])  # name order, as the state-dict path
-            main, *branches = [_single(model, p) for p in paths]
-            aux = tuple(_single(model, p) for p in _aux_paths(model, tuple(paths), rows))
-            return ModuleHead(main.path, main.layer, main.norm, tuple(branches), aux)
+            return _located(model, path)
     raise HeadError(
         f"no classification layer found in {type(model).__name__}: expected a Linear or 1x1 Conv2d "
         f"at get_classifier() or one of {', '.join(TORCHVISION_HEAD_PATHS)}; "
@@ -286,12 +279,10 @@ def extend_head(
 
 
 def _set_num_classes(model: nn.Module, head: ModuleHead, num_classes: int) -> None:
-    """Keep timm's bookkeeping (``num_classes`` of the model and of the head's ancestors, ``pretrained_cfg``)."""
+    """Run every registered bookkeeper on the model and each ancestor of the head's layers (timm's
+    ``num_classes`` and ``pretrained_cfg``; transformers' ``num_labels`` and ``config.id2label``)."""
     ancestors = {""} | {".".join(p.split(".")[:i]) for p in head.paths for i in range(1, p.count(".") + 1)}
     for path in sorted(ancestors):
         module = model.get_submodule(path) if path else model
-        if isinstance(getattr(module, "num_classes", None), int) and module.num_classes == head.num_classes:
-            module.num_classes = num_classes
-    cfg = getattr(model, "pretrained_cfg", None)
-    if isinstance(cfg, dict):
-        model.pretrained_cfg = {**cfg, "num_classes": num_classes}
+        for keep in BOOKKEEPERS:
+            keep(module, head.num_classes, num_classes)

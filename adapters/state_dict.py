@@ -16,8 +16,9 @@ Works on shapes alone, so a file's head is found without reading its data. Locat
 
 Once the main prefix is found, the rest of the head is collected (as ``adapters.modules`` does):
 branches from the architecture's ``pretrained_cfg['classifier']`` tuple or a ``*_dist`` sibling
-(``head_dist``, ``head_dist.linear``); the ``bn`` of a ``NormLinear`` (``<p>.linear`` or ``<p>.l`` ->
-``<p>.bn.*``, eps 1e-5 assumed), folded into :meth:`StateDictHead.rows`; and auxiliary heads.
+(``head_dist``, ``head_dist.linear``; transformers' ``classifier_distill``, ``distillation_classifier``,
+``dist_head``); the ``bn`` of a ``NormLinear`` (``<p>.linear`` or ``<p>.l`` -> ``<p>.bn.*``, or transformers'
+``<p>.batch_norm.*``, eps 1e-5 assumed), folded into :meth:`StateDictHead.rows`; and auxiliary heads.
 """
 from __future__ import annotations
 
@@ -27,8 +28,10 @@ from typing import Callable, Mapping, Sequence
 from ..registry import Registry
 from . import _rows
 from .errors import HeadError
+from .transformers_heads import AVERAGED_BRANCHES
 
-HEAD_NAMES = frozenset({"fc", "_fc", "classifier", "head", "last_linear", "logits"})
+# transformers adds ``cls_classifier`` (DeiT with teacher) and ``score`` (ImageGPT); timm and torchvision use neither.
+HEAD_NAMES = frozenset({"fc", "_fc", "classifier", "head", "last_linear", "logits", "cls_classifier", "score"})
 
 Shapes = Mapping[str, Sequence[int]]
 StateDictLocator = Callable[[Shapes, Mapping[str, str], "str | None"], "str | None"]
@@ -79,8 +82,10 @@ class StateDictHead:
         return _rows.combine([self._own_rows(state), *(b._own_rows(state) for b in self.branches)])
 
 
-# Names of the Linear inside a timm NormLinear (BatchNorm1d ``bn`` then Linear): LeViT ``linear``, RepViT/iFormer ``l``.
+# Names of the Linear inside a timm NormLinear (BatchNorm1d ``bn`` then Linear): LeViT ``linear``, RepViT/iFormer ``l``;
+# and of its norm: timm's ``bn``, transformers' LevitClassificationLayer ``batch_norm``.
 NORM_LINEAR_NAMES = frozenset({"linear", "l"})
+NORM_NAMES = ("bn", "batch_norm")
 NORM_EPS = 1e-5  # BatchNorm1d's default; state dicts do not record it
 
 
@@ -174,10 +179,16 @@ def _numbered_siblings(shapes: Shapes, prefix: str) -> list[str]:
             and key.removesuffix(".weight").rpartition(".")[2].isdigit() and shape[0] == rows]
 
 
+def _sibling_names(name: str) -> list[str]:
+    """timm's ``<name>_dist``; transformers' ``<name>_distill`` and averaged pairs (``head`` -> ``dist_head``)."""
+    return [f"{name}_dist", f"{name}_distill", *([AVERAGED_BRANCHES[name]] if name in AVERAGED_BRANCHES else [])]
+
+
 def _dist_sibling(prefix: str) -> list[str]:
-    """Distillation siblings by name: ``head`` -> ``head_dist``, ``head.linear`` -> ``head_dist.linear``."""
+    """Distillation siblings by name: ``head`` -> ``head_dist``, ``head.linear`` -> ``head_dist.linear``,
+    ``classifier.linear`` -> ``classifier_distill.linear``."""
     parts = prefix.split(".")
-    return [".".join([*parts[:i], f"{parts[i]}_dist", *parts[i + 1:]]) for i in range(len(parts))]
+    return [".".join([*parts[:i], sibling, *parts[i + 1:]]) for i in range(len(parts)) for sibling in _sibling_names(parts[i])]
 
 
 def _branch_prefixes(shapes: Shapes, metadata: Mapping[str, str], prefix: str) -> list[str]:
@@ -218,9 +229,9 @@ def _single_head(shapes: Shapes, prefix: str) -> StateDictHead:
             "the file is damaged, or --head-key names the wrong layer"
         )
     parent, _, name = prefix.rpartition(".")
-    norm = f"{parent}.bn" if parent and name in NORM_LINEAR_NAMES else None
-    has_norm = norm is not None and tuple(shapes.get(f"{norm}.running_var", ())) == (shapes[weight_key][1],)
-    return StateDictHead(prefix, weight_key, bias_key, norm if has_norm else None)
+    norms = [f"{parent}.{n}" for n in NORM_NAMES] if parent and name in NORM_LINEAR_NAMES else []
+    norm = next((n for n in norms if tuple(shapes.get(f"{n}.running_var", ())) == (shapes[weight_key][1],)), None)
+    return StateDictHead(prefix, weight_key, bias_key, norm)
 
 
 def find_head_in_state_dict(
