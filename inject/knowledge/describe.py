@@ -32,6 +32,7 @@ from ..semantics import TextEncoder, encode_names, encode_texts, resolve_encoder
 from .context import resolve_classes
 from .hierarchy import hierarchy_descriptors
 from .resolve import BRACKETED, Resolution
+from .sense import check_senses
 from .wordnet import load_wordnet
 
 SOURCES = ("name", "gloss", "parent", "hierarchy")
@@ -143,6 +144,7 @@ def describe_classes(
     text_encoder, descriptions = resolve_encoder(encoder), dict(descriptions or {})
     start = time.perf_counter()
     seen_res, new_res = resolve_classes(seen_names, new_names)
+    new_res = check_senses(new_res, seen_res, descriptions, text_encoder)
     seconds, seen, new = {"resolve": time.perf_counter() - start}, {}, {}
     names, resolutions = seen_names + new_names, seen_res + new_res
     for source in sources:
