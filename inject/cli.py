@@ -25,6 +25,7 @@ from .names import class_lines, is_named_set, read_class_file, split_description
 from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection, Request, inject_into
 from .rows import check_finite_head
 from .targets import StateDictTarget
+from .trust import weakest_table
 
 
 def default_output(model_path: Path) -> Path:
@@ -107,8 +108,15 @@ def explanation(injection: Injection) -> list[str]:
     for item in injection.explained:
         meaning = (f"{item['wnid']} ({item['how']}): {item['gloss']}" if item["wnid"]
                    else "not in WordNet: described by its name (and descriptions) alone")
-        lines.append(f"{item['name']} -> {meaning} | nearest seen: {', '.join(item['nearest_seen'])}")
+        expected = (injection.record.get("classes") or {}).get(item["name"], {}).get("expected_top1")
+        estimate = f" | expected top-1 {expected:.2f}" if expected is not None else ""
+        lines.append(f"{item['name']} -> {meaning} | nearest seen: {', '.join(item['nearest_seen'])}{estimate}")
     return lines
+
+
+def warning_lines(injection: Injection) -> list[str]:
+    """The record's class warnings (``inject.trust.warnings``), one ``inject-classes: warning: ...`` line each."""
+    return [f"inject-classes: warning: {item['message']}" for item in injection.record.get("warnings") or []]
 
 
 def photo_summary(injection: Injection) -> list[str]:
@@ -120,6 +128,8 @@ def photo_summary(injection: Injection) -> list[str]:
     for name, entry in photos["per_class"].items():
         held = entry.get("held_out_top1")
         result = "n/a (one photo)" if held is None else f"{held:.2f}"
+        expected = (injection.record.get("classes") or {}).get(name, {}).get("expected_top1")
+        result += f" (image-free estimate {expected:.2f})" if expected is not None else ""
         confused = f", taken for {', '.join(entry['confused_with'])}" if entry.get("confused_with") else ""
         lines.append(f"  {name}: {entry['photos']} photos, {result}{confused}")
     held = [entry["held_out_top1"] for entry in photos["per_class"].values() if "held_out_top1" in entry]
@@ -214,7 +224,8 @@ class OneLineErrors(click.Command):
 @click.option("--allow-existing", is_flag=True,
               help="Skip new names that are already classes of the model (with a note) instead of failing.")
 @click.option("--force", is_flag=True, help="Allow the output to replace the input file.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (notes and errors still go to stderr).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bars, summary or class warnings (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
          calibrate_images, images, descriptors, explain, allow_existing, force, quiet) -> None:
@@ -232,6 +243,8 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
             fail(str(error))
     for line in explanation(injection) if explain else []:
         click.echo(line)
+    for line in warning_lines(injection) if not quiet else []:
+        click.echo(line, err=True)
     for line in photo_summary(injection) if not quiet else []:
         click.echo(line)
     if not quiet:
@@ -239,6 +252,8 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
         seen = len(injection.label_names) - injected
         click.echo(f"injected {injected} classes into a {seen}-class head -> {written} "
                    f"({seen + injected} outputs, {time.perf_counter() - start:.1f} s)")
+        for line in weakest_table(injection.record):
+            click.echo(line)
 
 
 if __name__ == "__main__":
