@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.backbones import cached_features
 from benchmarks.cub import OVERLAP_IDS, cub_features
 from benchmarks.heldout import heldout_folds, imagenet_features, score, with_rows
 from inject import assets
@@ -36,7 +37,6 @@ from inject.mappers import create_mapper
 from inject.metrics import zsl_top1
 from inject.calibration import Problem, calibrate
 from inject.rows import head_rows, predict_new_rows
-from inject.semantics import cache_dir
 
 SHOWN = ("zsl", "S", "U", "H", "H_oracle")
 DEFAULT = "default: rehearsed weights and power"  # what inject() does with names
@@ -108,25 +108,19 @@ def b1(data: Path, seeds: list[int], variants: list[str], mapper: str) -> dict:
     return out
 
 
-def flowers_features(data: Path) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
-    """Pre-logits ``[N, D]`` of the Flowers-102 photos, class ids ``[N]``, the 102 names, and ``[102]`` bool:
-    ImageNet-1K has the class or a near/confusable one (``imagenet_overlap.csv``); features cached."""
-    from inject.images import pre_logits
-
+def flowers_features(
+    data: Path, architecture: str = assets.DEMO_ARCHITECTURE
+) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
+    """Pre-logits ``[N, D]`` of the Flowers-102 photos under ``architecture``, class ids ``[N]``, the 102 names, and
+    ``[102]`` bool: ImageNet-1K has the class or a near/confusable one (``imagenet_overlap.csv``); features cached."""
     folder = data / "flowers102_224"
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
     with open(folder / "imagenet_overlap.csv") as f:
-        overlap_rows = list(csv.DictReader(f))
-    names = [r["class_name"] for r in sorted(overlap_rows, key=lambda r: int(r["class_id"]))]
-    overlap = torch.tensor([r["in_imagenet1k"] != "no" for r in sorted(overlap_rows, key=lambda r: int(r["class_id"]))])
-    cache = cache_dir() / "features-tf_efficientnet_lite0-flowers102_224.pt"
-    if cache.is_file():
-        features = torch.load(cache, weights_only=True)
-    else:
-        features = pre_logits(assets.load_demo_model(), [folder / r["file"] for r in rows])
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(features, cache)
+        overlap_rows = sorted(csv.DictReader(f), key=lambda r: int(r["class_id"]))
+    names = [r["class_name"] for r in overlap_rows]
+    overlap = torch.tensor([r["in_imagenet1k"] != "no" for r in overlap_rows])
+    features = cached_features(architecture, folder.name, [folder / r["file"] for r in rows])
     return features, torch.tensor([int(r["class_id"]) for r in rows]), names, overlap
 
 
