@@ -17,6 +17,7 @@ from .model_labels import attach_labels, injection_record
 from .names import default_seen_names
 from .pipeline import DEFAULT_DESCRIPTORS, Request, inject_into
 from .targets import ModuleTarget
+from .trust import shown_lines
 
 Classes = "Sequence[str] | Any"  # class names, or a 2-D array/tensor of descriptors
 
@@ -96,7 +97,7 @@ def inject(
 def warn_classes(found: Sequence[Mapping[str, Any]]) -> None:
     """One ``UserWarning`` listing the record's class warnings, one line each (``inject.trust.warnings``)."""
     if found:
-        lines = "\n".join(f"  {item['message']}" for item in found)
+        lines = "\n".join(f"  {line}" for line in shown_lines(found))
         warnings.warn(f"{len(found)} new class(es) expected near chance or read oddly (record['warnings'] lists "
                       f"them):\n{lines}", UserWarning, stacklevel=3)
 

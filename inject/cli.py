@@ -25,7 +25,7 @@ from .names import class_lines, is_named_set, read_class_file, split_description
 from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection, Request, inject_into
 from .rows import check_finite_head
 from .targets import StateDictTarget
-from .trust import weakest_table
+from .trust import shown_lines, weakest_table
 
 
 def default_output(model_path: Path) -> Path:
@@ -102,12 +102,20 @@ def run(
     return output, injection
 
 
+def _meaning(item: dict[str, Any]) -> str:
+    """What ``--explain`` says a name was taken to mean: its synset, a head-noun sense set aside, or nothing."""
+    if item["wnid"]:
+        return f"{item['wnid']} ({item['how']}): {item['gloss']}"
+    if item.get("rejected"):
+        return f"its head noun's sense {item['rejected']} disagrees with its text: described by its text alone"
+    return "not in WordNet: described by its name (and descriptions) alone"
+
+
 def explanation(injection: Injection) -> list[str]:
     """``--explain``: one line per new class, what its name was taken to mean and its nearest seen classes."""
     lines = []
     for item in injection.explained:
-        meaning = (f"{item['wnid']} ({item['how']}): {item['gloss']}" if item["wnid"]
-                   else "not in WordNet: described by its name (and descriptions) alone")
+        meaning = _meaning(item)
         expected = (injection.record.get("classes") or {}).get(item["name"], {}).get("expected_top1")
         estimate = f" | expected top-1 {expected:.2f}" if expected is not None else ""
         lines.append(f"{item['name']} -> {meaning} | nearest seen: {', '.join(item['nearest_seen'])}{estimate}")
@@ -116,7 +124,7 @@ def explanation(injection: Injection) -> list[str]:
 
 def warning_lines(injection: Injection) -> list[str]:
     """The record's class warnings (``inject.trust.warnings``), one ``inject-classes: warning: ...`` line each."""
-    return [f"inject-classes: warning: {item['message']}" for item in injection.record.get("warnings") or []]
+    return [f"inject-classes: warning: {line}" for line in shown_lines(injection.record.get("warnings") or [])]
 
 
 def photo_summary(injection: Injection) -> list[str]:

@@ -137,3 +137,24 @@ def test_a_head_noun_sense_the_description_contradicts_is_set_aside(real_encoder
     lab, auklet = described.new_resolutions
     assert lab.how == "text only" and lab.wnid is None and lab.rejected == "n03629986"  # not the laboratory
     assert auklet.how == "head noun" and auklet.wnid == "n02045596"
+
+
+def test_nearest_others_within_groups_agrees_with_all_pairs_where_twins_share_a_group():
+    from inject.trust.signals import nearest_others
+
+    generator = torch.Generator().manual_seed(0)
+    centres = F.normalize(torch.randn(5, 32, generator=generator), dim=1)
+    unit = F.normalize(centres.repeat_interleave(4, 0) + 0.05 * torch.randn(20, 32, generator=generator), dim=1)
+    everything, grouped = nearest_others(unit), nearest_others(unit, torch.arange(5).repeat_interleave(4))
+    assert torch.equal(everything.nearest, grouped.nearest) and torch.allclose(everything.cosine, grouped.cosine)
+    alone = nearest_others(unit[:1])
+    assert int(alone.nearest[0]) == -1 and float(alone.cosine[0]) == 0.0
+
+
+def test_at_most_a_screenful_of_warnings_is_shown_and_the_record_keeps_them_all():
+    from inject.trust.warnings import shown_lines
+
+    found = [{"message": f"'class {i}': no seen class is near: expect chance"} for i in range(30)]
+    lines = shown_lines(found, limit=25)
+    assert len(lines) == 26 and lines[-1] == "... and 5 more in the output record's 'warnings'"
+    assert shown_lines(found[:3]) == [item["message"] for item in found[:3]]

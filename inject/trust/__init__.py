@@ -6,5 +6,6 @@ how well hidden seen classes were predicted in a rehearsal on virtual photos (``
 (``warnings.py``). docs/design.md has the method and its measurements.
 """
 from .assess import Trust, assess, weakest_table
+from .warnings import shown_lines
 
-__all__ = ["Trust", "assess", "weakest_table"]
+__all__ = ["Trust", "assess", "shown_lines", "weakest_table"]

@@ -13,8 +13,8 @@ import torch
 from ..knowledge.wordnet import load_wordnet
 from .estimate import Estimate, estimate_classes
 from .rehearsal import photo_model
-from .signals import SIGNALS
-from .warnings import FAR, ClassFacts, class_warnings, nearest_twins
+from .signals import EXACT, SIGNALS, nearest_others
+from .warnings import FAR, ClassFacts, class_warnings
 
 MIN_SEEN = 5  # a rehearsal needs a few seen classes to hide
 WEAKEST = 5  # classes in the CLI's table
@@ -82,7 +82,9 @@ def assess(
     far_below = float(found.rehearsed[:, SIGNALS.index("nearest_description")].quantile(FAR))
     wn = load_wordnet()
     rejected = {item.rejected: (wn.lemmas(item.rejected)[0], wn.gloss(item.rejected)) for item in facts if item.rejected}
-    warned = class_warnings(facts, found, nearest_twins(new_weight), far_below, rejected)
+    unit = torch.nn.functional.normalize(new_weight.float(), dim=1)
+    twins = nearest_others(unit, found.neighbours if len(unit) > EXACT else None)
+    warned = class_warnings(facts, found, twins, far_below, rejected)
     summary = {"chance": round(found.chance, 6), "expected_top1_mean": round(float(found.expected_top1.mean()), 4),
                "expected_recognised_mean": round(float(found.expected_recognised.mean()), 4),
                "near_chance_classes": int((found.near_chance >= 0.5).sum()), "rehearsed_classes": len(found.rehearsed)}

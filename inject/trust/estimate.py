@@ -34,7 +34,8 @@ DUPLICATE_PHOTOS = 32  # virtual photos per new class that duplicates a seen cla
 @dataclass(frozen=True)
 class Estimate:
     """Per new class (``[K]`` each): ``expected_top1``, ``expected_recognised``, ``near_chance``; ``signals``
-    ``[K, F]``; ``chance``: ``1 / K``; ``rehearsed``: the rehearsal's signals ``[M, F]`` (what "usual" is)."""
+    ``[K, F]``; ``chance``: ``1 / K``; ``rehearsed``: the rehearsal's signals ``[M, F]`` (what "usual" is);
+    ``neighbours``: each new class's nearest seen class ``[K]``."""
 
     expected_top1: torch.Tensor
     expected_recognised: torch.Tensor
@@ -42,6 +43,7 @@ class Estimate:
     signals: torch.Tensor
     chance: float
     rehearsed: torch.Tensor
+    neighbours: torch.Tensor
 
 
 def near_chance_level(count: int) -> float:
@@ -101,4 +103,5 @@ def estimate_classes(
     _duplicates(found, list(duplicates) or [None] * count, seen_rows, new_weight.float(), new_bias.float(), photos, seed)
     if count == 1:  # the only new class is top-1 among the new ones whatever its photos
         found["top1"], found["near_chance"] = torch.ones(1), torch.zeros(1)
-    return Estimate(found["top1"], found["recognised"], found["near_chance"], signals, 1.0 / count, rehearsal.signals)
+    return Estimate(found["top1"], found["recognised"], found["near_chance"], signals, 1.0 / count, rehearsal.signals,
+                    near.indices[:, 0])

@@ -26,7 +26,7 @@ from .signals import class_signals, neighbours_of, predicted_rows
 TOTAL = 800  # hidden classes scored over all splits
 MAX_SPLITS = 100
 PER_CLASS = 8  # virtual photos per hidden class: top-1 among the hidden ones, near chance on a handful
-PER_CLASS_RECOGNISED = 4  # of them, scored against the whole extended head too (C + size rows: the costly part)
+PER_CLASS_RECOGNISED = 2  # of them, scored against the whole extended head too (C + size rows: the costly part)
 SCALE_CLASSES = 256  # seen classes the photo scale is set on
 CONFIDENCE = 0.8  # mean true-class probability of virtual seen photos (as the virtual offset)
 

@@ -28,6 +28,8 @@ from ..mappers.conse import neighbour_weights
 
 TOP_K = 10  # conse's neighbours
 CROWD = 3  # other predicted rows averaged by ``crowding``
+EXACT = 4096  # requests up to this size compare every pair of predicted rows
+CHUNK = 1024  # rows compared at a time
 CLASS_SIGNALS = ("nearest_description", "neighbour_agreement", "nearest_seen_row")
 REQUEST_SIGNALS = ("nearest_new_row", "crowding")
 SIGNALS = CLASS_SIGNALS + REQUEST_SIGNALS
@@ -57,29 +59,50 @@ def predicted_rows(near: Neighbourhood, pool_rows: torch.Tensor) -> torch.Tensor
     return torch.einsum("qk,qkr->qr", near.weights, pool_rows[near.indices])
 
 
-def _nearest_other(similarity: torch.Tensor, count: int = 1) -> torch.Tensor:
-    """Mean of the ``count`` largest off-diagonal entries per row of a square ``[N, N]`` similarity (0 when ``N`` is 1)."""
-    if similarity.shape[0] < 2:
-        return torch.zeros(similarity.shape[0])
-    masked = similarity.clone().fill_diagonal_(-2.0)
-    return masked.topk(min(count, similarity.shape[0] - 1), dim=1).values.mean(1)
+class Others(NamedTuple):
+    """Per predicted row of a request: the ``nearest`` other row's index ``[Q]`` (-1 when alone), its ``cosine``
+    ``[Q]`` (0 when alone) and the ``crowding`` ``[Q]``: mean cosine to the ``CROWD`` nearest others."""
+
+    nearest: torch.Tensor
+    cosine: torch.Tensor
+    crowding: torch.Tensor
+
+
+def nearest_others(unit: torch.Tensor, groups: torch.Tensor | None = None) -> Others:
+    """``Others`` of the unit rows ``[Q, D]``, ``CHUNK`` rows at a time; among all rows, or (``groups`` ``[Q]``,
+    for requests above ``EXACT``) among the rows of the same group only."""
+    count = unit.shape[0]
+    nearest, cosine, crowding = torch.full((count,), -1), torch.zeros(count), torch.zeros(count)
+    if groups is None and count > EXACT:
+        raise ValueError(f"{count} rows need groups to compare within")
+    members = [torch.arange(count)] if groups is None else [(groups == g).nonzero()[:, 0] for g in groups.unique()]
+    for member in (m for m in members if len(m) > 1):
+        for part in member.split(CHUNK):
+            similarity = unit[part] @ unit[member].T
+            similarity[torch.arange(len(part)), torch.searchsorted(member, part)] = -2.0  # not itself
+            top = similarity.topk(min(CROWD, len(member) - 1), dim=1)
+            nearest[part], cosine[part] = member[top.indices[:, 0]], top.values[:, 0]
+            crowding[part] = top.values.mean(1)
+    return Others(nearest, cosine, crowding)
 
 
 def class_signals(near: Neighbourhood, pool_weight: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
     """``[Q, len(SIGNALS)]`` signals of ``Q`` classes predicted together (columns in ``SIGNALS`` order).
 
     Args:
-        near: the request's ``neighbourhood`` among the seen classes its ``Q`` classes are predicted from; pool_weight: ``[P, D]`` those classes' weight rows.
-        predicted: ``[Q, D]`` the request's predicted weight rows (any scale).
+        near: the request's ``neighbourhood`` among the seen classes its classes are predicted from.
+        pool_weight: ``[P, D]`` those seen classes' weight rows; predicted: ``[Q, D]`` the request's predicted
+            weight rows (any scale). Above ``EXACT`` classes the request signals compare rows that share their
+            nearest seen class only (near-twins do; a 21K-class request would take minutes otherwise).
     """
     unit_pool = F.normalize(pool_weight.float(), dim=1)
     unit_predicted = F.normalize(predicted.float(), dim=1)
-    request = unit_predicted @ unit_predicted.T
+    others = nearest_others(unit_predicted, near.indices[:, 0] if len(predicted) > EXACT else None)
     columns = [
         near.cosines[:, 0],
         torch.einsum("qk,qkd->qd", near.weights, unit_pool[near.indices]).norm(dim=1),
-        (unit_predicted @ unit_pool.T).max(1).values,
-        _nearest_other(request),
-        _nearest_other(request, CROWD),
+        torch.cat([(part @ unit_pool.T).max(1).values for part in unit_predicted.split(CHUNK)]),
+        others.cosine,
+        others.crowding,
     ]
     return torch.stack(columns, dim=1)

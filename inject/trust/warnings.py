@@ -16,11 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import torch
-
 from .signals import SIGNALS
 
 FLAG = 0.5  # near_chance at which a class is warned about
+SHOWN = 25  # warning lines printed (the CLI) or raised (the API) at most; the record keeps them all
 TWIN = 0.95  # cosine of two new rows above which their photos cannot be told apart
 FAR = 0.1  # quantile of the rehearsal's nearest-description cosines below which no seen class is near
 
@@ -83,27 +82,21 @@ def _near_chance_reason(facts: ClassFacts, twin: str, twin_cosine: float, same_s
     return f"its nearest seen classes ({nearest}) disagree about how it looks", "a few photos help most"
 
 
-def nearest_twins(new_weight: torch.Tensor) -> list[tuple[int | None, float]]:
-    """Per new row of ``new_weight`` ``[K, D]``: (index of the nearest other new row, their cosine); ``(None, 0)`` alone."""
-    if new_weight.shape[0] < 2:
-        return [(None, 0.0)] * new_weight.shape[0]
-    unit = torch.nn.functional.normalize(new_weight.float(), dim=1)
-    best = (unit @ unit.T).fill_diagonal_(-2.0).max(1)
-    return list(zip(best.indices.tolist(), best.values.tolist()))
-
-
 def class_warnings(
-    facts: Sequence[ClassFacts], estimate: Any, twins: Sequence[tuple[int | None, float]], far_below: float,
+    facts: Sequence[ClassFacts], estimate: Any, twins: Any, far_below: float,
     rejected_text: dict[str, tuple[str, str]],
 ) -> list[dict[str, Any]]:
     """Warnings for the new classes, at most one per class (an odd reading first).
 
     Args:
         facts: one ``ClassFacts`` per new class, in order; estimate: their ``inject.trust.estimate.Estimate``.
-        twins: ``nearest_twins`` of their rows; far_below: the nearest-description cosine under which no seen
+        twins: the nearest other new row of each (``inject.trust.signals.nearest_others``); far_below: the nearest-description cosine under which no seen
             class counts as near; rejected_text: rejected wnid -> (its first lemma, its gloss).
     """
     nearest_description = estimate.signals[:, SIGNALS.index("nearest_description")]
+    synset_peers: dict[str | None, list[str]] = {}
+    for item in facts:
+        synset_peers.setdefault(item.wnid, []).append(item.name)
     out = []
     for k, item in enumerate(facts):
         odd = _odd_reading(item, *rejected_text.get(item.rejected, ("", ""))) if item.rejected or item.instance else None
@@ -112,10 +105,18 @@ def class_warnings(
             continue
         if float(estimate.near_chance[k]) < FLAG:
             continue
-        twin, cosine = twins[k]
-        same = next((f.name for j, f in enumerate(facts) if j != k and f.wnid is not None and f.wnid == item.wnid), None)
-        reason, remedy = _near_chance_reason(item, facts[twin].name if twin is not None else "", cosine, same,
+        twin, cosine = int(twins.nearest[k]), float(twins.cosine[k])
+        same = synset_peers.get(item.wnid, [])
+        same = next((name for name in same if name != item.name), None) if item.wnid is not None else None
+        reason, remedy = _near_chance_reason(item, facts[twin].name if twin >= 0 else "", cosine, same,
                                              float(nearest_description[k]) < far_below)
         lead = f"expected top-1 {float(estimate.expected_top1[k]):.2f} (chance {estimate.chance:.2f}); "
         out.append(_warning(item, "near chance", reason, remedy, lead))
     return out
+
+
+def shown_lines(found: Sequence[dict[str, Any]], limit: int = SHOWN) -> list[str]:
+    """The warnings' messages, at most ``limit`` of them and then one line saying how many more the record holds."""
+    lines = [item["message"] for item in found[:limit]]
+    more = len(found) - limit
+    return lines + ([f"... and {more} more in the output record's 'warnings'"] if more > 0 else [])
