@@ -14,7 +14,7 @@ image-free offset:
 * B2b: Flowers-102 by name (ZSL among 102; H over 1000 + 102); classes ImageNet-1K has or nearly has
   (``imagenet_overlap.csv``) reported apart.
 
-    python -m benchmarks.names [--data DIR] [--seeds 0 1 2] [--variants ...] [--json OUT.json]
+    python -m benchmarks.names [--data DIR] [--seeds 0 1 2] [--variants ...] [--backbone lite0|lite2] [--json OUT.json]
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.backbones import cached_features
+from benchmarks.backbones import BACKBONES, cached_features
 from benchmarks.cub import OVERLAP_IDS, cub_features
 from benchmarks.heldout import heldout_folds, imagenet_features, score, with_rows
 from inject import assets
@@ -84,9 +84,9 @@ def new_rows(weight, bias, described: Described, weights: dict, factory):
     return rows, {method: calibrate(method, problem).gamma for method in ("virtual", "prior")}
 
 
-def b1(data: Path, seeds: list[int], variants: list[str], mapper: str) -> dict:
+def b1(data: Path, seeds: list[int], variants: list[str], mapper: str, architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
     """B1 per variant: per-seed fold means of SHOWN and the weights chosen per fold."""
-    features, labels, weight, bias = imagenet_features(data)
+    features, labels, weight, bias = imagenet_features(data, architecture=architecture)
     names = list(assets.imagenet_class_names())
     out = {v: {"per_seed": [], "weights": [], "settings": []} for v in variants}
     for seed in seeds:
@@ -124,9 +124,10 @@ def flowers_features(
     return features, torch.tensor([int(r["class_id"]) for r in rows]), names, overlap
 
 
-def transfer(data, new_feats, new_labels, new_names, overlap, variants, mapper, tag) -> dict:
+def transfer(data, new_feats, new_labels, new_names, overlap, variants, mapper, tag,
+             architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
     """B2 / B2b per variant: ZSL, S / U / H over 1000 + K, ZSL split by ``overlap`` ``[K]`` bool, weights."""
-    seen_features, seen_labels, weight, bias = imagenet_features(data)
+    seen_features, seen_labels, weight, bias = imagenet_features(data, architecture=architecture)
     features, labels = torch.cat([seen_features, new_feats]), torch.cat([seen_labels, new_labels + 1000])
     unseen = torch.arange(1000, 1000 + len(new_names))
     is_new = labels >= 1000
@@ -146,16 +147,16 @@ def transfer(data, new_feats, new_labels, new_names, overlap, variants, mapper, 
     return out
 
 
-def cub(data: Path, variants: list[str], mapper: str) -> dict:
-    feats, labels, species = cub_features(data)
+def cub(data: Path, variants: list[str], mapper: str, architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
+    feats, labels, species = cub_features(data, architecture)
     overlap = torch.tensor([int(s.split(".")[0]) in OVERLAP_IDS for s in species])
     names = [s.split(".", 1)[1].replace("_", " ") for s in species]
-    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2 ")
+    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2 ", architecture)
 
 
-def flowers(data: Path, variants: list[str], mapper: str) -> dict:
-    feats, labels, names, overlap = flowers_features(data)
-    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2b")
+def flowers(data: Path, variants: list[str], mapper: str, architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
+    feats, labels, names, overlap = flowers_features(data, architecture)
+    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2b", architecture)
 
 
 def timing(mapper: str) -> dict[str, float]:
@@ -216,15 +217,15 @@ def tables(results: dict) -> str:
 
 
 def run(data: Path, seeds: list[int], variants: list[str], sets: tuple[str, ...] = ("B1", "B2", "B2b"),
-        mapper: str = "conse") -> dict:
-    """Every set in ``sets`` for every variant, and the timings: the dict ``tables`` renders."""
-    results: dict = {"mapper": mapper}
+        mapper: str = "conse", architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
+    """Every set in ``sets`` for every variant on the backbone ``architecture``, and the timings (``tables``)."""
+    results: dict = {"mapper": mapper, "architecture": architecture}
     if "B1" in sets:
-        results["B1"] = b1(data, seeds, variants, mapper)
+        results["B1"] = b1(data, seeds, variants, mapper, architecture)
     if "B2" in sets:
-        results["B2"] = cub(data, variants, mapper)
+        results["B2"] = cub(data, variants, mapper, architecture)
     if "B2b" in sets:
-        results["B2b"] = flowers(data, variants, mapper)
+        results["B2b"] = flowers(data, variants, mapper, architecture)
     results["timing"] = timing(mapper)
     return results
 
@@ -236,13 +237,14 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--sets", nargs="+", default=["B1", "B2", "B2b"], choices=["B1", "B2", "B2b"])
     parser.add_argument("--mapper", default="conse")
+    parser.add_argument("--backbone", default="lite0", choices=list(BACKBONES), help="the real ImageNet model")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared cores)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    results = run(assets.data_dir(args.data), args.seeds, args.variants, args.sets, args.mapper)
-    print(f"\n(mapper {args.mapper}; {time.perf_counter() - start:.0f} s)\n")
+    results = run(assets.data_dir(args.data), args.seeds, args.variants, args.sets, args.mapper, BACKBONES[args.backbone])
+    print(f"\n(mapper {args.mapper}, backbone {args.backbone}; {time.perf_counter() - start:.0f} s)\n")
     print(tables(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=float))
