@@ -23,7 +23,6 @@ the rows and the offset the CLI wrote: ZSL top-1 among the new classes; S / U / 
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.block import block_main
 from benchmarks.imagenet21k import head, photo_sets
 from benchmarks.heldout import imagenet_features
 from inject import assets, save_model
@@ -152,14 +152,7 @@ def tables(results: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default=None, help="evaluation data folder (default: $INJECT_DATA or ../shared/data)")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    results = run(assets.data_dir(args.data))
-    print(tables(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+    block_main(__doc__.split("\n\n")[0], run, tables)
 
 
 if __name__ == "__main__":

@@ -12,10 +12,9 @@ names it sets aside, and a few names by hand.
 """
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
 
+from benchmarks.block import block_main
 from benchmarks.cub import cub_features
 from benchmarks.names import flowers_features
 from inject import assets
@@ -92,14 +91,7 @@ def tables(found: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default=None, help="evaluation data folder (default: $INJECT_DATA or ../shared/data)")
-    parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
-    found = run(assets.data_dir(args.data))
-    print(tables(found))
-    if args.json:
-        args.json.write_text(json.dumps(found, indent=1))
+    block_main(__doc__, run, tables)
 
 
 if __name__ == "__main__":

@@ -2,12 +2,12 @@
 import json
 
 import pytest
-import timm
 import torch
 import torch.nn.functional as F
 from click.testing import CliRunner
 
 import inject
+from helpers import EVERYDAY, small_model
 from inject.checkpoint import read_metadata
 from inject.cli import main
 from inject.knowledge.describe import describe_classes
@@ -16,15 +16,12 @@ from inject.trust.rehearsal import hidden_sets, photo_model, photo_top1
 from inject.trust.relation import fit_relation
 from inject.trust.signals import SIGNALS
 
-SEEN = ["tabby cat", "golden retriever", "zebra", "goldfinch", "daisy", "sports car", "teapot", "lighthouse"]
+SEEN = EVERYDAY
 
 
 @pytest.fixture
 def model():
-    torch.manual_seed(0)
-    net = timm.create_model("resnet18", num_classes=len(SEEN)).eval()
-    net.pretrained_cfg = {**net.pretrained_cfg, "label_names": SEEN}
-    return net
+    return small_model("resnet18", SEEN)
 
 
 def structured_head(count: int = 80, width: int = 24, dim: int = 16, seed: int = 0):
