@@ -43,6 +43,7 @@ CATEGORIES = {  # a kind of thing in plain words -> WordNet synsets whose descen
 }
 MARGIN = 0.2  # the least disagreement that counts (in cosine)
 SEEN_QUANTILE = 0.99  # ... and it must exceed this share of the seen classes' own disagreements
+_THRESHOLDS: dict[tuple, float] = {}
 
 
 @lru_cache(maxsize=4096)
@@ -73,13 +74,18 @@ def text_scores(
 
 def threshold(seen: Sequence[Resolution], encoder: TextEncoder) -> float:
     """The disagreement above which a sense is set aside: ``MARGIN``, or more where the encoder reads the seen
-    classes' own (correctly resolved) names as disagreeing with their synsets more often (``SEEN_QUANTILE``)."""
-    known = [r for r in seen if r.wnid is not None]
+    classes' own (correctly resolved) names as disagreeing with their synsets more often (``SEEN_QUANTILE``).
+    Remembered per encoder and seen set (a process injecting into one model pays for it once)."""
+    known = tuple((r.name, r.wnid) for r in seen if r.wnid is not None)
     if not known:
         return MARGIN
-    scores = text_scores([r.name for r in known], {}, encoder)
-    own = torch.tensor([disagreement(row, r.wnid) for row, r in zip(scores, known)])
-    return max(MARGIN, float(own.quantile(SEEN_QUANTILE)))
+    key = (encoder.name, known)
+    if key not in _THRESHOLDS:
+        scores = text_scores([name for name, _ in known], {}, encoder)
+        own = torch.tensor([disagreement(row, wnid) for row, (_, wnid) in zip(scores, known)])
+        _THRESHOLDS.clear()  # one seen set at a time: the key holds every seen name
+        _THRESHOLDS[key] = max(MARGIN, float(own.quantile(SEEN_QUANTILE)))
+    return _THRESHOLDS[key]
 
 
 def _agreeing(resolution: Resolution, scores: torch.Tensor, limit: float) -> Resolution:
