@@ -155,3 +155,15 @@ def test_at_most_a_screenful_of_warnings_is_shown_and_the_record_keeps_them_all(
     lines = shown_lines(found, limit=25)
     assert len(lines) == 26 and lines[-1] == "... and 5 more in the output record's 'warnings'"
     assert shown_lines(found[:3]) == [item["message"] for item in found[:3]]
+
+
+def test_with_photos_the_held_out_top1_stands_beside_the_estimate(tmp_path, fake_encoder):
+    from helpers import noise_folders
+
+    folder = noise_folders(tmp_path, ["okapi", "quokka"], per_class=3)
+    extended = inject.inject(small_model(), ["okapi", "quokka", "axolotl"], images=folder)
+    record = extended.pretrained_cfg["inject"]
+    for name in ("okapi", "quokka"):
+        assert record["classes"][name]["held_out_top1"] == record["photos"]["per_class"][name]["held_out_top1"]
+        assert 0 <= record["classes"][name]["expected_top1"] <= 1
+    assert "held_out_top1" not in record["classes"]["axolotl"]  # no photos: the estimate alone
