@@ -146,6 +146,12 @@ def test_nearest_others_within_groups_agrees_with_all_pairs_where_twins_share_a_
     assert torch.equal(everything.nearest, grouped.nearest) and torch.allclose(everything.cosine, grouped.cosine)
     alone = nearest_others(unit[:1])
     assert int(alone.nearest[0]) == -1 and float(alone.cosine[0]) == 0.0
+    groups = torch.arange(5).repeat_interleave(4)
+    groups[-1] = 9  # the last row alone; its old group keeps three rows
+    split = nearest_others(unit, groups)
+    assert int(split.nearest[-1]) == -1 and float(split.crowding[-1]) == 0.0
+    others = (unit[16:19] @ unit[16:19].T).fill_diagonal_(0).sum(1) / 2  # two others each, both counted
+    assert torch.allclose(split.crowding[16:19], others, atol=1e-6)
 
 
 def test_at_most_a_screenful_of_warnings_is_shown_and_the_record_keeps_them_all():

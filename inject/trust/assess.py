@@ -13,7 +13,7 @@ import torch
 from ..knowledge.wordnet import load_wordnet
 from .estimate import Estimate, estimate_classes
 from .rehearsal import photo_model
-from .signals import EXACT, SIGNALS, nearest_others
+from .signals import SIGNALS
 from .warnings import FAR, ClassFacts, class_warnings
 
 MIN_SEEN = 5  # a rehearsal needs a few seen classes to hide
@@ -82,9 +82,7 @@ def assess(
     far_below = float(found.rehearsed[:, SIGNALS.index("nearest_description")].quantile(FAR))
     wn = load_wordnet()
     rejected = {item.rejected: (wn.lemmas(item.rejected)[0], wn.gloss(item.rejected)) for item in facts if item.rejected}
-    unit = torch.nn.functional.normalize(new_weight.float(), dim=1)
-    twins = nearest_others(unit, found.neighbours if len(unit) > EXACT else None)
-    warned = class_warnings(facts, found, twins, far_below, rejected)
+    warned = class_warnings(facts, found, found.others, far_below, rejected)
     summary = {"chance": round(found.chance, 6), "expected_top1_mean": round(float(found.expected_top1.mean()), 4),
                "expected_recognised_mean": round(float(found.expected_recognised.mean()), 4),
                "near_chance_classes": int((found.near_chance >= 0.5).sum()), "rehearsed_classes": len(found.rehearsed)}

@@ -26,7 +26,7 @@ import torch
 
 from .rehearsal import PhotoModel, photo_top1, rehearse
 from .relation import fit_relation
-from .signals import CLASS_SIGNALS, class_signals, neighbourhood
+from .signals import CLASS_SIGNALS, Others, class_signals, neighbourhood, request_others
 
 DUPLICATE_PHOTOS = 32  # virtual photos per new class that duplicates a seen class
 
@@ -35,7 +35,7 @@ DUPLICATE_PHOTOS = 32  # virtual photos per new class that duplicates a seen cla
 class Estimate:
     """Per new class (``[K]`` each): ``expected_top1``, ``expected_recognised``, ``near_chance``; ``signals``
     ``[K, F]``; ``chance``: ``1 / K``; ``rehearsed``: the rehearsal's signals ``[M, F]`` (what "usual" is);
-    ``neighbours``: each new class's nearest seen class ``[K]``."""
+    ``others``: the new rows' nearest other new row and its cosine (``inject.trust.signals.Others``)."""
 
     expected_top1: torch.Tensor
     expected_recognised: torch.Tensor
@@ -43,7 +43,7 @@ class Estimate:
     signals: torch.Tensor
     chance: float
     rehearsed: torch.Tensor
-    neighbours: torch.Tensor
+    others: Others
 
 
 def near_chance_level(count: int) -> float:
@@ -93,7 +93,8 @@ def estimate_classes(
     """
     count, width = new_weight.shape[0], seen_rows.shape[1] - 1
     near = neighbourhood(new_descriptors, seen_descriptors, power)
-    signals = class_signals(near, seen_rows[:, :width], new_weight)
+    others = request_others(near, new_weight)
+    signals = class_signals(near, seen_rows[:, :width], new_weight, others)
     columns = slice(None) if count > 1 else slice(0, len(CLASS_SIGNALS))  # one class: nothing to crowd it
     rehearsal = rehearse(seen_descriptors, seen_rows, power, max(2, min(count, seen_rows.shape[0] // 5)), gamma, photos, seed)
     outcomes = {"top1": rehearsal.top1, "recognised": rehearsal.recognised,
@@ -104,4 +105,4 @@ def estimate_classes(
     if count == 1:  # the only new class is top-1 among the new ones whatever its photos
         found["top1"], found["near_chance"] = torch.ones(1), torch.zeros(1)
     return Estimate(found["top1"], found["recognised"], found["near_chance"], signals, 1.0 / count, rehearsal.signals,
-                    near.indices[:, 0])
+                    others)

@@ -69,35 +69,73 @@ class Others(NamedTuple):
 
 
 def nearest_others(unit: torch.Tensor, groups: torch.Tensor | None = None) -> Others:
-    """``Others`` of the unit rows ``[Q, D]``, ``CHUNK`` rows at a time; among all rows, or (``groups`` ``[Q]``,
-    for requests above ``EXACT``) among the rows of the same group only."""
+    """``Others`` of the unit rows ``[Q, D]``: among all rows (``CHUNK`` at a time), or, with ``groups`` ``[Q]``,
+    among the rows of the same group only (every such pair at once: thousands of small groups would otherwise
+    cost thousands of small operations)."""
     count = unit.shape[0]
-    nearest, cosine, crowding = torch.full((count,), -1), torch.zeros(count), torch.zeros(count)
-    if groups is None and count > EXACT:
-        raise ValueError(f"{count} rows need groups to compare within")
-    members = [torch.arange(count)] if groups is None else [(groups == g).nonzero()[:, 0] for g in groups.unique()]
-    for member in (m for m in members if len(m) > 1):
-        for part in member.split(CHUNK):
-            similarity = unit[part] @ unit[member].T
-            similarity[torch.arange(len(part)), torch.searchsorted(member, part)] = -2.0  # not itself
-            top = similarity.topk(min(CROWD, len(member) - 1), dim=1)
-            nearest[part], cosine[part] = member[top.indices[:, 0]], top.values[:, 0]
-            crowding[part] = top.values.mean(1)
-    return Others(nearest, cosine, crowding)
+    if count < 2:
+        return Others(torch.full((count,), -1), torch.zeros(count), torch.zeros(count))
+    if groups is not None:
+        return _within_groups(unit, groups)
+    parts = []
+    for part in torch.arange(count).split(CHUNK):
+        similarity = unit[part] @ unit.T
+        similarity[torch.arange(len(part)), part] = -2.0  # not itself
+        parts.append(similarity.topk(min(CROWD, count - 1), dim=1))
+    values, indices = torch.cat([t.values for t in parts]), torch.cat([t.indices for t in parts])
+    return Others(indices[:, 0], values[:, 0], values.mean(1))
 
 
-def class_signals(near: Neighbourhood, pool_weight: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+def _within_groups(unit: torch.Tensor, groups: torch.Tensor) -> Others:
+    """``nearest_others`` within groups: every ordered pair of distinct rows of one group, cosines in chunks,
+    then each row's best and its ``CROWD`` best (a row alone in its group: index -1, cosines 0)."""
+    order = groups.argsort(stable=True)
+    sizes = torch.unique_consecutive(groups[order], return_counts=True)[1]
+    size_of, start_of = sizes.repeat_interleave(sizes), (sizes.cumsum(0) - sizes).repeat_interleave(sizes)
+    first = order.repeat_interleave(size_of)
+    within = torch.arange(int(size_of.sum())) - (size_of.cumsum(0) - size_of).repeat_interleave(size_of)
+    second = order[start_of.repeat_interleave(size_of) + within]
+    first, second = first[first != second], second[first != second]
+    cosines = torch.cat([(unit[a] * unit[b]).sum(1) for a, b in zip(first.split(CHUNK * 16), second.split(CHUNK * 16))]
+                        or [torch.zeros(0)])
+    ranked = torch.argsort(cosines, descending=True, stable=True)
+    ranked = ranked[torch.argsort(first[ranked], stable=True)]  # by row, best first within a row
+    rows, rank_start = first[ranked], torch.zeros(len(unit), dtype=torch.long)
+    counts = torch.bincount(rows, minlength=len(unit))
+    rank_start[1:] = counts.cumsum(0)[:-1]
+    rank = torch.arange(len(rows)) - rank_start[rows]
+    nearest, cosine = torch.full((len(unit),), -1), torch.zeros(len(unit))
+    best = rank == 0
+    nearest[rows[best]], cosine[rows[best]] = second[ranked][best], cosines[ranked][best]
+    top = rank < CROWD
+    crowding = torch.zeros(len(unit)).index_add_(0, rows[top], cosines[ranked][top])
+    return Others(nearest, cosine, crowding / counts.clamp(max=CROWD).clamp_min(1))
+
+
+def request_others(near: Neighbourhood, predicted: torch.Tensor) -> Others:
+    """``Others`` of a request's predicted rows ``[Q, D]``: among all of them up to ``EXACT`` classes; above, among
+    those sharing their two nearest seen classes (``near``), as near-twins do (all pairs of an ImageNet-21K
+    request would take minutes)."""
+    unit = F.normalize(predicted.float(), dim=1)
+    if len(unit) <= EXACT:
+        return nearest_others(unit)
+    first, second = near.indices[:, 0], near.indices[:, min(1, near.indices.shape[1] - 1)]
+    return nearest_others(unit, first * (int(near.indices.max()) + 1) + second)
+
+
+def class_signals(
+    near: Neighbourhood, pool_weight: torch.Tensor, predicted: torch.Tensor, others: Others | None = None
+) -> torch.Tensor:
     """``[Q, len(SIGNALS)]`` signals of ``Q`` classes predicted together (columns in ``SIGNALS`` order).
 
     Args:
         near: the request's ``neighbourhood`` among the seen classes its classes are predicted from.
         pool_weight: ``[P, D]`` those seen classes' weight rows; predicted: ``[Q, D]`` the request's predicted
-            weight rows (any scale). Above ``EXACT`` classes the request signals compare rows that share their
-            nearest seen class only (near-twins do; a 21K-class request would take minutes otherwise).
+            weight rows (any scale); others: their ``request_others`` when already known.
     """
     unit_pool = F.normalize(pool_weight.float(), dim=1)
     unit_predicted = F.normalize(predicted.float(), dim=1)
-    others = nearest_others(unit_predicted, near.indices[:, 0] if len(predicted) > EXACT else None)
+    others = request_others(near, predicted) if others is None else others
     columns = [
         near.cosines[:, 0],
         torch.einsum("qk,qkd->qd", near.weights, unit_pool[near.indices]).norm(dim=1),
