@@ -173,3 +173,19 @@ def test_with_photos_the_held_out_top1_stands_beside_the_estimate(tmp_path, fake
         assert record["classes"][name]["held_out_top1"] == record["photos"]["per_class"][name]["held_out_top1"]
         assert 0 <= record["classes"][name]["expected_top1"] <= 1
     assert "held_out_top1" not in record["classes"]["axolotl"]  # no photos: the estimate alone
+
+
+@pytest.mark.real
+def test_on_the_demo_model_twins_cannot_both_work_and_head_noun_collapses_are_warned(real_encoder):
+    from inject.assets import load_demo_model
+
+    names = ["okapi", "Crested Auklet", "Least Auklet", "Parakeet Auklet", "American Goldfinch", "European Goldfinch",
+             "quokka", "Garfield"]
+    with pytest.warns(UserWarning):
+        record = inject.inject(load_demo_model(), names).pretrained_cfg["inject"]
+    classes, warned = record["classes"], {w["class"]: w for w in record["warnings"]}
+    goldfinches = [classes[n]["expected_top1"] for n in ("American Goldfinch", "European Goldfinch")]
+    assert min(goldfinches) < 0.5 and sum(goldfinches) < 1.2  # one synset, one row: not both
+    assert classes["okapi"]["expected_top1"] > classes["Least Auklet"]["expected_top1"]
+    assert "head noun 'auklet', like '" in warned["Least Auklet"]["message"]
+    assert warned["Garfield"]["kind"] == "instance" and "okapi" not in warned
