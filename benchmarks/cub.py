@@ -26,31 +26,25 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.backbones import cached_features
 from benchmarks.heldout import COLUMNS, imagenet_features, injected_rows, score
 from inject import assets
 from inject.mappers import list_mappers
 from inject.metrics import zsl_top1
-from inject.semantics import as_descriptors, cache_dir, encode_names
+from inject.semantics import as_descriptors, encode_names
 
 OVERLAP_IDS = (1, 2, 3, 14, 48)  # CUB species with an ImageNet-1K counterpart
 
 
-def cub_features(data: Path) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Pre-logits ``[N, D]`` of the CUB photos, their species index 0..49, species folder names; cached."""
-    from inject.images import pre_logits
-
+def cub_features(data: Path, architecture: str = assets.DEMO_ARCHITECTURE) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """Pre-logits ``[N, D]`` of the CUB photos (under ``architecture``), their species index 0..49, species folder
+    names; cached (``benchmarks.backbones``)."""
     folder = data / "cub_001_050_224"
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
     species = sorted({r["class_name"] for r in rows})
     labels = torch.tensor([species.index(r["class_name"]) for r in rows])
-    cache = cache_dir() / "features-tf_efficientnet_lite0-cub_001_050_224.pt"
-    if cache.is_file():
-        features = torch.load(cache, weights_only=True)
-    else:
-        features = pre_logits(assets.load_demo_model(), [folder / r["file"] for r in rows])
-        torch.save(features, cache)
-    return features, labels, species
+    return cached_features(architecture, folder.name, [folder / r["file"] for r in rows]), labels, species
 
 
 def descriptor_sources(data: Path, species: list[str]) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

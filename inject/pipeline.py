@@ -27,6 +27,7 @@ from .photos.support import Support, gather_support
 from .rows import NewRows, check_gamma, head_rows, predict_new_rows
 from .semantics import as_descriptors, encode_names, resolve_encoder
 from .targets import Model, Target
+from .trust import Trust, assess
 
 DESCRIPTORS = ("knowledge", "names")
 DEFAULT_DESCRIPTORS = "knowledge"
@@ -92,7 +93,7 @@ class Classes:
 
     ``record`` goes into the output's ``inject`` record; ``explained`` holds one dict per new class
     (synset, gloss, nearest seen classes) for ``--explain``; ``conse_power``: the neighbour power the
-    knowledge step chose for the default mapper.
+    knowledge step chose for the default mapper; ``seen_wnids``: the seen names' synsets (knowledge step only).
     """
 
     seen_names: list[str]
@@ -103,6 +104,7 @@ class Classes:
     record: dict[str, Any] = field(default_factory=dict)
     explained: list[dict[str, Any]] = field(default_factory=list)
     conse_power: float = 1.0
+    seen_wnids: tuple[str | None, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,7 +150,7 @@ def _names_classes(request: Request, seen_names: list[str], new_names: list[str]
                        {"descriptors": "names", "described": sorted(request.descriptions or {})})
     known = known_class_descriptors(readable, new_names, rows, encoder, request.descriptions, request.progress)
     return Classes(seen_names, new_names, known.seen, known.new, encoder.name, known.record(), known.explain(seen_names),
-                   known.power)
+                   known.power, known.seen_wnids)
 
 
 def class_names(request: Request, target: Target, num_classes: int) -> tuple[list[str], list[str]]:
@@ -214,6 +216,14 @@ def _on_photos(target: Target, rows: NewRows, photos, seen: int, progress: bool)
     return stacking_gamma(target.logits(trial, paths, progress), labels, new)
 
 
+def _trust(classes: Classes, rows: NewRows, seen_rows: torch.Tensor, shaped) -> Trust:
+    """The per-class estimate and warnings of the rows about to be written (``inject.trust``), from the seen
+    ``[W | b]`` ``seen_rows``; the photos' leave-photos-out top-1 kept beside it when ``shaped`` has photos."""
+    return assess(classes.seen_names, classes.new_names, classes.seen, classes.new, seen_rows, rows.weight, rows.bias,
+                  rows.gamma, classes.conse_power, classes.explained, classes.seen_wnids,
+                  rows.calibration.details.get("scale"), shaped.record["per_class"] if shaped else None)
+
+
 def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     """Run the whole pipeline on ``target``; every write goes through the target's adapters."""
     request.check()
@@ -221,7 +231,8 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     seen_names, new_names = class_names(request, target, weight.shape[0])
     photos = _photos(request, target, bias is not None, seen_names + new_names)  # checked before any encoding
     support = _support(request, target, seen_names, new_names)
-    classes = describe(request, seen_names, new_names, head_rows(weight.float(), None if bias is None else bias.float()))
+    seen_rows = head_rows(weight.float(), None if bias is None else bias.float())
+    classes = describe(request, seen_names, new_names, seen_rows)
     gamma = 0.0 if (photos or support) and request.gamma is None else request.gamma
     options = {"power": classes.conse_power} if request.mapper == "conse" else {}
     rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper, **options), gamma,
@@ -237,5 +248,6 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
               "calibration": rows.calibration.record(), "injected": len(classes.new_names),
               "head": target.head_path, **classes.record, **({"photos": shaped.record} if shaped else {}),
               "version": __version__}
+    record.update(_trust(classes, rows, seen_rows, shaped).record())
     model = target.extended(rows.weight, rows.bias, final=True)
     return Injection(model, classes.seen_names + classes.new_names, record, classes.explained)

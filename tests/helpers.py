@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 SEEN = [f"class {i}" for i in range(10)]
+EVERYDAY = ["tabby cat", "golden retriever", "zebra", "goldfinch", "daisy", "sports car", "teapot", "lighthouse"]  # WordNet knows them
 
 
 def small_model(name: str = "resnet18", labels: Sequence[str] = SEEN) -> torch.nn.Module:

@@ -2,25 +2,22 @@
 import json
 
 import pytest
-import timm
 import torch
 from click.testing import CliRunner
 
 import inject
+from helpers import EVERYDAY, small_model
 from inject.checkpoint import read_metadata
 from inject.cli import main
 from inject.errors import InjectError
 from inject.names import split_descriptions
 
-SEEN = ["tabby cat", "golden retriever", "zebra", "goldfinch", "daisy", "sports car", "teapot", "lighthouse"]
+SEEN = EVERYDAY
 
 
 @pytest.fixture
 def model():
-    torch.manual_seed(0)
-    net = timm.create_model("resnet18", num_classes=len(SEEN)).eval()
-    net.pretrained_cfg = {**net.pretrained_cfg, "label_names": SEEN}
-    return net
+    return small_model("resnet18", SEEN)
 
 
 def test_names_resolve_to_synsets_and_the_choice_is_recorded(model, fake_encoder):

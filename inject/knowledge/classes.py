@@ -28,6 +28,7 @@ class KnownClasses:
         seen: ``[C, E]``; new: ``[K, E]`` (unit rows).
         resolutions: the ``K`` new names' WordNet resolutions.
         weights: source -> weight (sums to 1), chosen on the seen rows.
+        seen_wnids: the ``C`` seen names' synsets (``None`` where unresolved).
         power: ``conse``'s neighbour power, chosen with the weights.
         rehearsal_top1: the chosen candidate's leave-classes-out score.
     """
@@ -38,6 +39,7 @@ class KnownClasses:
     weights: dict[str, float]
     power: float
     rehearsal_top1: float
+    seen_wnids: tuple[str | None, ...] = ()
 
     def record(self) -> dict[str, Any]:
         """JSON-ready summary for the output's ``inject`` record: weights and each new name's synset."""
@@ -46,10 +48,12 @@ class KnownClasses:
                 "synsets": {r.name: [r.wnid, r.how] for r in self.resolutions}}
 
     def explain(self, seen_names: Sequence[str]) -> list[dict[str, Any]]:
-        """Per new class: name, synset, how it was found, gloss and the nearest seen classes by descriptor."""
+        """Per new class: name, synset, how it was found, gloss, lemmas, the sense set aside (if any) and the nearest
+        seen classes by descriptor."""
         nearest = (self.new @ self.seen.T).topk(min(NEAREST, len(seen_names)), dim=1).indices
-        return [{"name": r.name, "wnid": r.wnid, "how": r.how, "gloss": r.gloss,
-                 "nearest_seen": [seen_names[i] for i in row.tolist()]} for r, row in zip(self.resolutions, nearest)]
+        return [{"name": r.name, "wnid": r.wnid, "how": r.how, "gloss": r.gloss, "lemmas": list(r.lemmas),
+                 "rejected": r.rejected, "nearest_seen": [seen_names[i] for i in row.tolist()]}
+                for r, row in zip(self.resolutions, nearest)]
 
 
 def known_class_descriptors(
@@ -68,4 +72,5 @@ def known_class_descriptors(
     described = describe_classes(seen_names, new_names, encoder, descriptions, DEFAULT_SOURCES, progress)
     chosen = rehearse(described, seen_rows)
     seen, new = combine(described, chosen.weights)
-    return KnownClasses(seen, new, described.new_resolutions, chosen.weights, chosen.power, chosen.score)
+    return KnownClasses(seen, new, described.new_resolutions, chosen.weights, chosen.power, chosen.score,
+                        tuple(r.wnid for r in described.seen_resolutions))

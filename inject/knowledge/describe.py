@@ -8,7 +8,11 @@ Sources (each one unit-norm vector per class, seen ``[C, E_s]`` and new ``[K, E_
 * ``parent``: the encoder on ``"name, a kind of parent: parent's gloss"`` (the nearest hypernym);
 * ``hierarchy``: IC-weighted WordNet ancestor bags (``hierarchy_descriptors``); zero rows when unresolved.
 
-A user's descriptions of a class are averaged into its ``name`` and ``gloss`` rows.
+A user's descriptions of a class join its ``gloss`` row only, all of them together as one text
+(``with_descriptions``): they are descriptive sentences like the seen classes' glosses, so the ``gloss``
+source compares like with like; a ``name`` row of a new class stays its name, as every seen one is. Averaged
+into both rows, each line weighing as much as the name, CUB's short descriptors and the Oxford flowers'
+sentences cost top-1 (docs/design.md, "Descriptions that never hurt").
 
 Text sources are centred (the mean seen embedding subtracted, then re-normalised): sentence embeddings
 of class texts share a large common direction ("a photo of ...", "any of various ..."), which keeps all
@@ -32,6 +36,7 @@ from ..semantics import TextEncoder, encode_names, encode_texts, resolve_encoder
 from .context import resolve_classes
 from .hierarchy import hierarchy_descriptors
 from .resolve import BRACKETED, Resolution
+from .sense import check_senses
 from .wordnet import load_wordnet
 
 SOURCES = ("name", "gloss", "parent", "hierarchy")
@@ -94,12 +99,14 @@ def parent_text(resolution: Resolution) -> str:
 def with_descriptions(
     base: torch.Tensor, names: Sequence[str], descriptions: Mapping[str, Sequence[str]], encoder: TextEncoder
 ) -> torch.Tensor:
-    """``base`` ``[N, E]`` with each named class's row averaged with its user texts' embeddings, re-normalised."""
+    """``base`` ``[N, E]`` with each described class's row joined by its user texts as one text: the row plus
+    the re-normalised mean of the texts' embeddings, re-normalised (the texts weigh together as much as the
+    row, however many lines the user wrote)."""
     rows = base.clone()
     for i, name in enumerate(names):
         texts = list(descriptions.get(name, ()))
         if texts:
-            rows[i] = F.normalize(torch.cat([base[i : i + 1], encode_texts(texts, encoder)]).mean(0), dim=0)
+            rows[i] = F.normalize(base[i] + F.normalize(encode_texts(texts, encoder).mean(0), dim=0), dim=0)
     return rows
 
 
@@ -114,7 +121,7 @@ def _text_source(
         texts = [gloss_text(r) if source == "gloss" else parent_text(r) for r in resolutions]
         encoded = encode_texts(texts, encoder, progress=progress,
                                label=lambda missing: f"encoding {len(missing)} {source} texts")
-    return with_descriptions(encoded, names, descriptions, encoder) if source != "parent" else encoded
+    return with_descriptions(encoded, names, descriptions, encoder) if source == "gloss" else encoded
 
 
 def describe_classes(
@@ -130,7 +137,7 @@ def describe_classes(
 
     Args:
         encoder: sentence encoder (``None``: the packaged MiniLM); texts are cached on disk.
-        descriptions: ``{name: [free texts]}``, encoded and averaged into that class's ``name`` and ``gloss`` rows.
+        descriptions: ``{name: [free texts]}``, encoded and joined to that class's ``gloss`` row as one text.
         center: subtract the mean seen row of each text source (then re-normalise).
 
     Returns:
@@ -143,6 +150,7 @@ def describe_classes(
     text_encoder, descriptions = resolve_encoder(encoder), dict(descriptions or {})
     start = time.perf_counter()
     seen_res, new_res = resolve_classes(seen_names, new_names)
+    new_res = check_senses(new_res, seen_res, descriptions, text_encoder)
     seconds, seen, new = {"resolve": time.perf_counter() - start}, {}, {}
     names, resolutions = seen_names + new_names, seen_res + new_res
     for source in sources:

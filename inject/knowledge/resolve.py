@@ -42,10 +42,12 @@ class Resolution:
     Attributes:
         name: the line as given.
         wnid: the chosen synset, or ``None`` when WordNet has no such noun.
-        how: ``"wnid"``, ``"exact"``, ``"normalised"``, ``"head noun"`` or ``"none"``.
+        how: ``"wnid"``, ``"exact"``, ``"normalised"``, ``"head noun"``, ``"none"``, or ``"text only"`` (a
+            head-noun sense that disagreed with the name's text, ``inject.knowledge.sense``).
         gloss: the synset's definition (``""`` when unresolved).
         lemmas: the synset's lemmas.
         alternatives: the other candidate senses, most frequent first.
+        rejected: the head-noun sense the sense check set aside, if any.
     """
 
     name: str
@@ -54,6 +56,7 @@ class Resolution:
     gloss: str = ""
     lemmas: tuple[str, ...] = ()
     alternatives: tuple[str, ...] = ()
+    rejected: str | None = None
 
 
 def resolve_names(names: Sequence[str], context: Sequence[str | None] | None = None) -> list[Resolution]:

@@ -78,6 +78,10 @@ class WordNet:
         row = self._row(wnid)
         return tuple("n" + offset for field in (row[2], row[3]) for offset in field.split(",") if offset)
 
+    def is_instance(self, wnid: str) -> bool:
+        """Whether ``wnid`` is an instance (one particular person, place or thing: ``Garfield``), not a kind."""
+        return bool(self._row(wnid)[3])
+
     def ancestors(self, wnid: str) -> dict[str, int]:
         """Every ancestor of ``wnid`` -> its shortest hop distance, ``wnid`` itself at 0 (nearest first).
 

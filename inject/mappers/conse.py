@@ -48,10 +48,19 @@ def neighbour_mean(similarity: torch.Tensor, rows: torch.Tensor, top_k: int, pow
     number gives the same rows. Queries go ``CHUNK`` at a time: the gathered neighbours ``[chunk, k, R]``
     stay small however many new classes there are (21K classes at once would need 1.1 GB).
     """
+    _, indices, weights = neighbour_weights(similarity, top_k, power)
+    weights = weights.to(rows.dtype)
+    parts = [torch.einsum("kn,knr->kr", weights[start : start + CHUNK], rows[indices[start : start + CHUNK]])
+             for start in range(0, similarity.shape[0], CHUNK)]
+    return torch.cat(parts) if parts else rows.new_zeros(0, rows.shape[1])
+
+
+def neighbour_weights(
+    similarity: torch.Tensor, top_k: int, power: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(similarities ``[K, k]`` descending, indices ``[K, k]``, weights ``[K, k]``) of each query's ``top_k`` most
+    similar columns of ``similarity`` ``[K, C]``: ``max(similarity, 0) ** power``, normalised (uniform if all are 0)."""
     top = similarity.topk(min(top_k, similarity.shape[1]), dim=1)
     weights = top.values.clamp_min(0) ** power
     weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
-    weights = (weights / weights.sum(1, keepdim=True)).to(rows.dtype)
-    parts = [torch.einsum("kn,knr->kr", weights[start : start + CHUNK], rows[top.indices[start : start + CHUNK]])
-             for start in range(0, similarity.shape[0], CHUNK)]
-    return torch.cat(parts) if parts else rows.new_zeros(0, rows.shape[1])
+    return top.values, top.indices, weights / weights.sum(1, keepdim=True)
