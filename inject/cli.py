@@ -25,6 +25,7 @@ from .names import class_lines, is_named_set, read_class_file, split_description
 from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection, Request, inject_into
 from .rows import check_finite_head
 from .targets import StateDictTarget
+from .unlabelled.report import pile_summary
 
 
 def default_output(model_path: Path) -> Path:
@@ -205,6 +206,9 @@ class OneLineErrors(click.Command):
 @click.option("--images", type=click.Path(path_type=Path), default=None,
               help="Folder with one subfolder of photos per new class (any subset, from one photo each): the photos "
                    "sharpen those classes' rows and choose the offset (needs 'architecture' metadata).")
+@click.option("--unlabelled-images", "unlabelled", type=click.Path(path_type=Path), default=None,
+              help="Folder of unsorted photos of the new classes (searched recursively; no labels): they sharpen the "
+                   "new rows and choose the offset (needs 'architecture' metadata; not with --gamma).")
 @click.option("--descriptors", type=click.Choice(DESCRIPTORS), default=DEFAULT_DESCRIPTORS, show_default=True,
               help="What a name means: 'knowledge' resolves it to a WordNet synset and combines name, gloss, "
                    "hierarchy and descriptions with weights fitted on the seen classes; 'names' encodes the name alone "
@@ -217,7 +221,7 @@ class OneLineErrors(click.Command):
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
-         calibrate_images, images, descriptors, explain, allow_existing, force, quiet) -> None:
+         calibrate_images, images, unlabelled, descriptors, explain, allow_existing, force, quiet) -> None:
     """Add the classes named in --classes to the classifier in MODEL.safetensors (or .pth), without images."""
     start = time.perf_counter()
     with warnings.catch_warnings(), _sigterm_exits():
@@ -227,12 +231,12 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
             written, injection = run(model_path, classes, output, seen_names, head_key, force, quiet, mapper=mapper,
                                      encoder=encoder, gamma=gamma, calibration=calibration, prior_ratio=prior_ratio,
                                      calibrate_images=calibrate_images, descriptors=descriptors,
-                                     images=images, allow_existing=allow_existing)
+                                     images=images, unlabelled=unlabelled, allow_existing=allow_existing)
         except (InjectError, HeadError) as error:
             fail(str(error))
     for line in explanation(injection) if explain else []:
         click.echo(line)
-    for line in photo_summary(injection) if not quiet else []:
+    for line in photo_summary(injection) + pile_summary(injection.record) if not quiet else []:
         click.echo(line)
     if not quiet:
         injected = injection.record["injected"]
