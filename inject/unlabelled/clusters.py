@@ -11,7 +11,8 @@ cluster carries the name of the row that first claimed its photos:
 * ``text`` start: each photo to its highest text logit.
 
 Photos given with a label (``fixed``) keep it at every step, so labelled photos anchor their class's
-cluster and the pile's photos of that class join it.
+cluster and the pile's photos of that class join it; the balanced start then shares the pile among the
+classes without labelled photos only.
 """
 from __future__ import annotations
 
@@ -39,6 +40,18 @@ def balanced_assignment(logits: torch.Tensor, balance: float = 1.0, steps: int =
     return (logits + cols[None]).argmax(1)
 
 
+def _start(logits: torch.Tensor, fixed: torch.Tensor, start: str) -> torch.Tensor:
+    """Each photo's first class. The balanced share goes to the classes no labelled photo anchors (all of them
+    if every class has one): the pile is taken to hold the classes that have no labelled photos."""
+    if start == "text":
+        return logits.argmax(1)
+    open_classes = torch.ones(logits.shape[1], dtype=torch.bool)
+    open_classes[fixed[fixed >= 0]] = False
+    if not open_classes.any():
+        return balanced_assignment(logits)
+    return open_classes.nonzero().flatten()[balanced_assignment(logits[:, open_classes])]
+
+
 def centred_units(features: torch.Tensor) -> torch.Tensor:
     """``[N, D]`` features less their mean, each normalised: the space the clusters are found in."""
     return F.normalize(features - features.mean(0), dim=1)
@@ -62,7 +75,7 @@ def cluster_labels(
     fixed = torch.full((len(features),), -1, dtype=torch.long) if fixed is None else fixed
     free = fixed < 0
     units = centred_units(features)
-    labels = torch.where(free, balanced_assignment(logits) if start == "balanced" else logits.argmax(1), fixed)
+    labels = torch.where(free, _start(logits, fixed, start), fixed)
     for _ in range(steps):
         sums = torch.zeros(logits.shape[1], units.shape[1]).index_add_(0, labels, units)
         nearest = (units @ F.normalize(sums, dim=1).T).argmax(1)

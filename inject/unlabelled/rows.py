@@ -6,7 +6,7 @@
 2. **Rows.** Each class's row is its text row's direction updated by the photos of its cluster, the
    conjugate von Mises-Fisher update the labelled photos use (``inject.photos.blend.prior_directions``):
    ``normalize(strength * prior + sum of unit features)``, moved into the head's geometry
-   (``inject.photos.rows.head_geometry``). ``strength`` (the pull towards the text prior, in photos) is
+   (``inject.photos.rows.head_geometry``), with the bias that makes it score features less the pile's mean. ``strength`` (the pull towards the text prior, in photos) is
    chosen without labels (``inject.unlabelled.rehearsal``).
 3. **Offset** (``inject.calibration.pile``): the pile should go to the new classes, the anchored virtual
    seen features keep their accuracy within the seen-loss budget.
@@ -65,15 +65,21 @@ def pile_rows(
     text_weight: torch.Tensor, seen_weight: torch.Tensor, features: torch.Tensor, labels: torch.Tensor, strength: float
 ) -> PileRows:
     """Text directions ``[K, D]`` updated by the photos ``[N, D]`` of each class (``labels`` ``[N]``), at the seen
-    rows' mean norm, with the photos' held-out logits."""
+    rows' mean norm, scoring features less the photos' mean (bias ``-row . mean``), with the photos' held-out logits.
+
+    Without the centring a row made of many photos sits nearer the mean of all features than one made of a few,
+    and outscores it on every photo: labelled classes with two photos lost their test photos to pile clusters.
+    """
     unit = prior_directions(text_weight, features, labels, strength)
     feature_norm = float(features.norm(dim=1).mean())
-    weight, bias, factor = head_geometry(unit, torch.zeros(len(unit)), seen_weight, feature_norm)
+    weight, _, factor = head_geometry(unit, torch.zeros(len(unit)), seen_weight, feature_norm)
+    centre = features.mean(0)
+    bias = -(weight @ centre)
     sums = strength * F.normalize(text_weight, dim=1)
     sums = sums.index_add(0, labels, F.normalize(features, dim=1))
     without = F.normalize(sums[labels] - F.normalize(features, dim=1), dim=1)  # own row less the photo itself
     held_out = features @ weight.T + bias
-    held_out[torch.arange(len(labels)), labels] = (factor / feature_norm) * (features * without).sum(1)
+    held_out[torch.arange(len(labels)), labels] = (factor / feature_norm) * ((features - centre) * without).sum(1)
     return PileRows(weight, bias, held_out)
 
 
