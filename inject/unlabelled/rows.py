@@ -22,7 +22,8 @@ import torch
 import torch.nn.functional as F
 
 from ..calibration.base import Calibration
-from ..calibration.pile import pile_gap, pile_gamma
+from ..calibration.photos import photo_gap
+from ..calibration.pile import pile_gamma
 from ..photos.blend import prior_directions
 from ..photos.rows import head_geometry
 from ..rows import head_rows
@@ -102,7 +103,7 @@ def adapt_rows(
     fixed = torch.full((len(features),), -1, dtype=torch.long) if fixed is None else fixed
     seen_rows = head_rows(seen_weight, seen_bias)
     rows, labels, chosen = _one_pass(text_weight, text_bias, seen_rows, features, fixed, strength, start)
-    kept = (pile_gap(seen_rows, features, rows.held_out) < chosen.gamma) | (fixed >= 0)
+    kept = (photo_gap(seen_rows, features, rows.held_out) < chosen.gamma) | (fixed >= 0)
     if len(text_weight) <= kept.sum() < len(kept):
         rows, labels, chosen = _one_pass(text_weight, text_bias, seen_rows, features[kept], fixed[kept], strength, start)
     else:  # nothing left to the seen classes, or nearly everything: the first pass stands
