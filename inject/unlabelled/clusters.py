@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 SINKHORN_STEPS = 50
+TOLERANCE = 1e-3  # Sinkhorn stops once every class's log share is this close to its target
 KMEANS_STEPS = 30
 STARTS = ("balanced", "text")
 
@@ -34,9 +35,11 @@ def balanced_assignment(logits: torch.Tensor, balance: float = 1.0, steps: int =
     count, classes = logits.shape
     log_share = torch.full((classes,), float(torch.log(torch.tensor(count / classes))))
     rows = torch.zeros(count)
-    for _ in range(steps):
+    for step in range(steps):
         cols = balance * (log_share - (logits + rows[:, None]).logsumexp(0))
         rows = -(logits + cols[None]).logsumexp(1)
+        if step % 10 == 9 and ((logits + rows[:, None] + cols[None]).logsumexp(0) - log_share).abs().max() < TOLERANCE:
+            break
     return (logits + cols[None]).argmax(1)
 
 
