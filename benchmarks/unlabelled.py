@@ -40,6 +40,7 @@ from inject.photos.apply import shape
 from inject.rows import head_rows
 from inject.unlabelled.apply import Knowledge, adapt
 from inject.unlabelled.rehearsal import choose_strength
+from inject.unlabelled.report import LOW_AGREEMENT
 
 METHODS = ("names only", "product", *VARIANTS)
 MIXED_SHARE = 0.1  # of the mixed pile
@@ -95,7 +96,7 @@ def method_rows(setup: dict, method: str, pile: torch.Tensor, strength: float) -
 
 def run_methods(setup: dict, seeds: int) -> dict:
     """Per method: summary over draws of the scores, drift and seconds; the naming ceiling; the product's pull."""
-    out, ceiling, pulls = {}, [], []
+    out, ceiling, pulls, agreement = {}, [], [], []
     for seed in range(seeds):
         pile, test = draw(setup["labels"], 0.5, seed)
         x, y = setup["features"][test], setup["labels"][test]
@@ -109,11 +110,25 @@ def run_methods(setup: dict, seeds: int) -> dict:
             weight, bias, record = method_rows(setup, method, setup["features"][pile], strength)
             seconds = time.perf_counter() - start
             pulls += [record["strength"]] if record else []
+            served = servers(x, y, weight, bias)
+            agreement += _agreement(record, served) if record else []
             out.setdefault(method, []).append({**scores(setup["seen"], x, y, weight, bias),
-                                               **drift(before, servers(x, y, weight, bias)), "seconds": seconds})
+                                               **drift(before, served), "seconds": seconds})
             print(f"  draw {seed} {method}: " + " ".join(f"{k} {v:.3f}" for k, v in out[method][-1].items()), flush=True)
     return {"methods": {m: summary(runs) for m, runs in out.items()}, "naming_ceiling": summary([{"c": c} for c in ceiling])["c"],
-            "pulls": pulls, "pile_photos": len(pile), "classes": len(setup["names"])}
+            "pulls": pulls, "pile_photos": len(pile), "classes": len(setup["names"]), "agreement": _warned(agreement)}
+
+
+def _agreement(record: dict, served: torch.Tensor) -> list[tuple[bool, bool]]:
+    """Per class with pile photos: (the CLI would warn about its name agreement, its row serves it)."""
+    return [(entry["name_agreement"] < LOW_AGREEMENT, bool(served[k] == k))
+            for k, entry in enumerate(record["per_class"].values()) if entry["name_agreement"] is not None]
+
+
+def _warned(pairs: list[tuple[bool, bool]]) -> dict:
+    """Rows warned about / not, and how many of each serve their class (over all draws)."""
+    return {"warned": sum(w for w, _ in pairs), "warned_serving": sum(w and s for w, s in pairs),
+            "others": sum(not w for w, _ in pairs), "others_serving": sum(s and not w for w, s in pairs)}
 
 
 def run_mixed(setup: dict, seeds: int) -> dict:
@@ -202,7 +217,9 @@ def _set_tables(which: str, out: dict, seeds: int) -> list[str]:
                      f"{r['lost'][0]:.1f} | {r['gained'][0]:.1f} | {r['swapped_pairs'][0]:.1f} | {r['seconds'][0]:.1f} |")
     lines += ["", f"Naming ceiling (the pile's top-1 if its clusters were the true classes, named one-to-one by the text "
               f"rows): {_cell(out['naming_ceiling'])}. Pull towards the names chosen by the rehearsal, per draw: "
-              f"{', '.join(f'{p:g}' for p in out['pulls'])} photos.", "",
+              f"{', '.join(f'{p:g}' for p in out['pulls'])} photos. Rows the CLI warns about (name agreement under "
+              f"{LOW_AGREEMENT:.0%}), all draws: {out['agreement']['warned_serving']} of {out['agreement']['warned']} "
+              f"serve their class; the others: {out['agreement']['others_serving']} of {out['agreement']['others']}.", "",
               f"Mixed pile ({out['mixed']['mixed_photos']} ImageNet sample photos, {MIXED_SHARE:.0%} of the pile; S on the "
               "other 500 samples):", "",
               "| pile | ZSL | S | U | H | H oracle | S drop | left to the seen classes | mixed-in photos kept in their class "
