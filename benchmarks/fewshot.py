@@ -44,8 +44,8 @@ from benchmarks.cub import cub_features
 from inject import assets
 from inject.calibration.photos import photo_gamma
 from inject.images import run_on_photos
-from inject.knowledge.classes import known_class_descriptors
-from inject.mappers import create_mapper
+from inject.knowledge.classes import KnownClasses, known_class_descriptors
+from inject.mappers import Mapper, create_mapper
 from inject.metrics import gzsl, seen_unseen_curve, zsl_top1
 from inject.photos.apply import MIRRORED, shape
 from inject.photos.blend import fit_rows
@@ -84,22 +84,30 @@ def photo_set(data: Path, which: str) -> tuple[torch.Tensor, torch.Tensor, list[
     return mirrored_features(data, folder, files), labels, names
 
 
-def text_rows(weight: torch.Tensor, bias: torch.Tensor, names: list[str]) -> NewRows:
-    """The product's names-only rows with the image-free offset (what ``inject(model, names)`` writes)."""
+def text_side(weight: torch.Tensor, bias: torch.Tensor, names: list[str]) -> tuple[NewRows, KnownClasses, Mapper]:
+    """(names-only rows with the image-free offset, the descriptors, the mapper): what ``inject(model, names)`` uses."""
     rows = head_rows(weight, bias)
     known = known_class_descriptors(list(assets.imagenet_class_names()), names, rows, resolve_encoder(None))
-    return predict_new_rows(weight, bias, known.seen, known.new, create_mapper("conse", power=known.power))
+    mapper = create_mapper("conse", power=known.power)
+    return predict_new_rows(weight, bias, known.seen, known.new, mapper), known, mapper
 
 
-def draw(labels: torch.Tensor, shots: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(support, test) photo indices: ``shots`` seeded photos per class, the rest for testing."""
+def text_rows(weight: torch.Tensor, bias: torch.Tensor, names: list[str]) -> NewRows:
+    """The product's names-only rows with the image-free offset (what ``inject(model, names)`` writes)."""
+    return text_side(weight, bias, names)[0]
+
+
+def draw(labels: torch.Tensor, shots: int | float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(support, test) photo indices: ``shots`` seeded photos per class (a float: that share of each class,
+    rounded down), the rest for testing."""
     generator = torch.Generator().manual_seed(seed)
     support, test = [], []
     for c in labels.unique():
         members = (labels == c).nonzero().flatten()
         members = members[torch.randperm(len(members), generator=generator)]
-        support.append(members[:shots])
-        test.append(members[shots:])
+        take = shots if isinstance(shots, int) else int(shots * len(members))
+        support.append(members[:take])
+        test.append(members[take:])
     return torch.cat(support), torch.cat(test)
 
 
@@ -127,6 +135,23 @@ def method_rows(method, text: NewRows, weight, bias, support_features, support_l
     return shaped.rows.weight, shaped.rows.bias
 
 
+def scores(seen: tuple, features: torch.Tensor, labels: torch.Tensor, new_weight: torch.Tensor, new_bias: torch.Tensor) -> dict:
+    """ZSL, S / U / H, H oracle and S drop of new rows ``[K, D]`` / biases (offset included) on test photos
+    ``features`` ``[N, D]`` of new classes ``labels`` ``[N]``; ``seen``: (features, labels, weight, bias, original
+    accuracy) of the seen side."""
+    seen_features, seen_labels, weight, bias, seen_base = seen
+    logits = torch.cat([seen_features, features]) @ torch.cat([weight, new_weight]).T + torch.cat([bias, new_bias])
+    y, unseen = torch.cat([seen_labels, labels + len(weight)]), torch.arange(len(weight), len(weight) + len(new_weight))
+    at = gzsl(logits, y, unseen)
+    return {"zsl": zsl_top1(logits, y, unseen), "S": at.seen, "U": at.unseen, "H": at.harmonic,
+            "H_oracle": seen_unseen_curve(logits, y, unseen).best()[1], "S_drop": seen_base - at.seen}
+
+
+def summary(runs: list[dict]) -> dict:
+    """Per key of the runs' dicts: (mean, std) over the runs."""
+    return {key: (float(np.mean([r[key] for r in runs])), float(np.std([r[key] for r in runs]))) for key in runs[0]}
+
+
 def run_set(data: Path, which: str, shots: list[int], seeds: int) -> dict:
     """Per method and k: mean (and std over seeds) of ZSL, S, U, H, H oracle, S drop, seconds."""
     seen_features, seen_labels, weight, bias = imagenet_features(data)
@@ -142,15 +167,9 @@ def run_set(data: Path, which: str, shots: list[int], seeds: int) -> dict:
                 start = time.perf_counter()
                 new_weight, new_bias = method_rows(method, text, weight, bias, features[support], labels[support], names)
                 seconds = time.perf_counter() - start
-                logits = torch.cat([seen_features, features[test, 0]]) @ torch.cat([weight, new_weight]).T
-                logits = logits + torch.cat([bias, new_bias])
-                y, unseen = torch.cat([seen_labels, labels[test] + 1000]), torch.arange(1000, 1000 + len(names))
-                at = gzsl(logits, y, unseen)
-                runs.append({"zsl": zsl_top1(logits, y, unseen), "S": at.seen, "U": at.unseen, "H": at.harmonic,
-                             "H_oracle": seen_unseen_curve(logits, y, unseen).best()[1], "S_drop": seen_base - at.seen,
-                             "seconds": seconds})
-            out[f"{method}|{k}"] = {key: (float(np.mean([r[key] for r in runs])), float(np.std([r[key] for r in runs])))
-                                    for key in runs[0]}
+                seen = (seen_features, seen_labels, weight, bias, seen_base)
+                runs.append({**scores(seen, features[test, 0], labels[test], new_weight, new_bias), "seconds": seconds})
+            out[f"{method}|{k}"] = summary(runs)
             print(f"{which} k={k:2} {method:11} " + " ".join(f"{key} {v[0]:.3f}" for key, v in out[f'{method}|{k}'].items()),
                   flush=True)
     return out
@@ -171,9 +190,10 @@ def _photo_classes(data: Path, count: int) -> list[tuple[str, list[Path]]]:
     return [(n, found[n]) for n in fresh[:count]]
 
 
-def cli_seconds(data: Path, classes: int = 50, shots: int = 10) -> float:
+def cli_seconds(data: Path, classes: int = 50, shots: int = 10, option: str = "--images") -> float:
     """Wall seconds of one cold ``inject-classes --images`` process: ``classes`` species x ``shots`` photos into
-    the demo model file (empty embedding cache, default threads)."""
+    the demo model file (empty embedding cache, default threads). ``option="--unlabelled-images"``: the same
+    photos in one unsorted folder."""
     from inject.api import save_model
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -181,14 +201,15 @@ def cli_seconds(data: Path, classes: int = 50, shots: int = 10) -> float:
         save_model(assets.load_demo_model(), work / "lite0.safetensors")
         chosen = _photo_classes(data, classes)
         for name, photos in chosen:
-            (work / "photos" / name).mkdir(parents=True)
+            folder = work / "photos" / name if option == "--images" else work / "photos"
+            folder.mkdir(parents=True, exist_ok=True)
             for photo in photos[:shots]:
-                os.symlink(photo, work / "photos" / name / photo.name)
+                os.symlink(photo, folder / photo.name)
         (work / "classes.txt").write_text("\n".join(name for name, _ in chosen) + "\n")
         env = {**os.environ, "INJECT_CACHE_DIR": str(work / "cache")}
         start = time.perf_counter()
         subprocess.run([sys.executable, "-m", "inject.cli", str(work / "lite0.safetensors"), "--classes",
-                        str(work / "classes.txt"), "--images", str(work / "photos"), "--quiet"], check=True, env=env)
+                        str(work / "classes.txt"), option, str(work / "photos"), "--quiet"], check=True, env=env)
         return time.perf_counter() - start
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cub, descriptions, fewshot, heldout, imagenet21k, names, senses, speed, trust
+from benchmarks import cub, descriptions, fewshot, heldout, imagenet21k, names, senses, speed, trust, unlabelled
 from inject import assets
 from inject.mappers import DEFAULT_MAPPER, list_mappers
 
@@ -105,6 +105,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
         "trust": trust.run(data, list(trust.BACKBONES), args.names_seeds),
         "senses": senses.run(data),
         "fewshot": fewshot.run(data),
+        "unlabelled": unlabelled.run(data),
         "imagenet21k": imagenet21k.run(data),
         "speed": speed.run(data, fast),
     }
@@ -271,6 +272,7 @@ embedding.
 
 def render_page(args: argparse.Namespace, results: dict, minutes: float, loads: tuple[float, float]) -> str:
     sections = names_section(args, results) + descriptions_section(results) + trust_section(results) + fewshot_section(results)
+    sections += unlabelled.section(results["unlabelled"])
     return header(args, minutes, loads) + "\n" + COLUMNS_TEXT + "\n" + sections + imagenet21k_section(results) + f"""
 ## B1: held-out ImageNet classes
 

@@ -52,6 +52,7 @@ def inject(
     descriptions: Mapping[str, Sequence[str]] | None = None,
     descriptors: str = DEFAULT_DESCRIPTORS,
     images: str | os.PathLike | Mapping[str, Sequence[Any]] | None = None,
+    unlabelled: str | os.PathLike | Sequence[Any] | None = None,
 ) -> nn.Module:
     """Return ``model`` with one more output per new class, predicted from names (and any photos).
 
@@ -82,6 +83,7 @@ def inject(
             reshape those classes' rows (imprinting blended with the text prior, ``inject.photos``); the
             offset is then chosen on them (held out from the rows they shaped) unless ``gamma`` or
             ``calibrate_images`` is given. The record holds each class's leave-photos-out top-1.
+        unlabelled: a folder or list of unsorted photos of the new classes: the rows adapt to them, they set the offset.
 
     The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives the ``C + K``
     names and ``result.pretrained_cfg['inject']`` (transformers: ``result.config.inject``; others:
@@ -89,8 +91,8 @@ def inject(
     ``expected_top1``, ``expected_recognised`` and ``near_chance`` (``inject.trust``). Classes expected near
     chance or read oddly are listed in ``record['warnings']`` and raised as one ``UserWarning``.
     """
-    request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images,
-                      allow_existing, progress, descriptions=descriptions, descriptors=descriptors, images=images)
+    request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images, allow_existing,
+                      progress, descriptions=descriptions, descriptors=descriptors, images=images, unlabelled=unlabelled)
     injection = inject_into(ModuleTarget(model, find_head(model), inplace), request)
     attach_labels(injection.model, injection.label_names, injection.record)
     warn_classes(injection.record.get("warnings") or [])

@@ -20,6 +20,7 @@ from .mappers import DEFAULT_MAPPER, list_mappers
 from .pipeline import DEFAULT_DESCRIPTORS, DESCRIPTORS, Injection
 from .runs import run
 from .trust import shown_lines, weakest_table
+from .unlabelled.report import pile_summary
 
 
 def _meaning(item: dict[str, Any]) -> str:
@@ -144,6 +145,9 @@ class OneLineErrors(click.Command):
 @click.option("--images", type=click.Path(path_type=Path), default=None,
               help="Folder with one subfolder of photos per new class (any subset, from one photo each): the photos "
                    "sharpen those classes' rows and choose the offset (needs 'architecture' metadata).")
+@click.option("--unlabelled-images", "unlabelled", type=click.Path(path_type=Path), default=None,
+              help="Folder of unsorted photos of the new classes (searched recursively; no labels): they sharpen the "
+                   "new rows and choose the offset (needs 'architecture' metadata; not with --gamma).")
 @click.option("--descriptors", type=click.Choice(DESCRIPTORS), default=DEFAULT_DESCRIPTORS, show_default=True,
               help="What a name means: 'knowledge' resolves it to a WordNet synset and combines name, gloss, "
                    "hierarchy and descriptions with weights fitted on the seen classes; 'names' encodes the name alone "
@@ -157,7 +161,7 @@ class OneLineErrors(click.Command):
               help="No progress bars, summary or class warnings (notes and errors still go to stderr).")
 @click.version_option(__version__, prog_name="inject-classes")
 def main(model_path, classes, output, seen_names, head_key, mapper, encoder, calibration, gamma, prior_ratio,
-         calibrate_images, images, descriptors, explain, allow_existing, force, quiet) -> None:
+         calibrate_images, images, unlabelled, descriptors, explain, allow_existing, force, quiet) -> None:
     """Add the classes named in --classes to the classifier in MODEL, without images.
 
     MODEL is a weights file (.safetensors or .pth), a timm or transformers model folder (config.json +
@@ -171,14 +175,14 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
             written, injection = run(model_path, classes, output, seen_names, head_key, force, quiet, mapper=mapper,
                                      encoder=encoder, gamma=gamma, calibration=calibration, prior_ratio=prior_ratio,
                                      calibrate_images=calibrate_images, descriptors=descriptors,
-                                     images=images, allow_existing=allow_existing)
+                                     images=images, unlabelled=unlabelled, allow_existing=allow_existing)
         except (InjectError, HeadError) as error:
             fail(str(error))
     for line in explanation(injection) if explain else []:
         click.echo(line)
     for line in warning_lines(injection) if not quiet else []:
         click.echo(line, err=True)
-    for line in photo_summary(injection) if not quiet else []:
+    for line in photo_summary(injection) + pile_summary(injection.record) if not quiet else []:
         click.echo(line)
     if not quiet:
         injected = injection.record["injected"]

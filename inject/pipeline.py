@@ -28,6 +28,7 @@ from .rows import NewRows, check_gamma, head_rows, predict_new_rows
 from .semantics import as_descriptors, encode_names, resolve_encoder
 from .targets import Model, Target
 from .trust import Trust, assess
+from .unlabelled.apply import Knowledge, adapt_to_pile, pile_of
 
 DESCRIPTORS = ("knowledge", "names")
 DEFAULT_DESCRIPTORS = "knowledge"
@@ -48,6 +49,8 @@ class Request:
         images: photos of some new classes (a folder of class subfolders, or ``{name: [photos]}``): they
             reshape those classes' rows (``inject.photos``) and, without ``gamma`` or ``calibrate_images``,
             choose the offset.
+        unlabelled: unsorted photos of the new classes (a folder, searched recursively, or a list of photos):
+            they sharpen the new rows and, without ``calibrate_images``, choose the offset (``inject.unlabelled``).
         descriptions: ``{new name: [free texts]}`` written by the user, encoded with the name's gloss.
         descriptors: how names become descriptors: ``"knowledge"`` (WordNet synset, gloss, hierarchy and
             descriptions, source weights fitted on the seen rows) or ``"names"`` (the name alone, averaged
@@ -71,6 +74,7 @@ class Request:
     descriptions: Mapping[str, Sequence[str]] | None = None
     descriptors: str = DEFAULT_DESCRIPTORS
     images: Any = None
+    unlabelled: Any = None
 
     def check(self) -> None:
         """Refuse bad options before any work (the encoder and the fit are the slow parts)."""
@@ -85,6 +89,9 @@ class Request:
         if self.calibrate_images is not None and self.gamma is not None:
             raise InjectError("give either gamma (--gamma) or calibrate_images (--calibrate-images), not both: "
                               "the photos choose gamma")
+        if self.unlabelled is not None and self.gamma is not None:
+            raise InjectError("give either gamma (--gamma) or unlabelled photos (--unlabelled-images), not both: "
+                              "the unlabelled photos choose gamma")
 
 
 @dataclass(frozen=True)
@@ -232,22 +239,26 @@ def inject_into(target: Target[Model], request: Request) -> Injection[Model]:
     photos = _photos(request, target, bias is not None, seen_names + new_names)  # checked before any encoding
     support = _support(request, target, seen_names, new_names)
     seen_rows = head_rows(weight.float(), None if bias is None else bias.float())
+    pile = pile_of(request.unlabelled, target, bias is not None)
     classes = describe(request, seen_names, new_names, seen_rows)
-    gamma = 0.0 if (photos or support) and request.gamma is None else request.gamma
+    gamma = 0.0 if (photos or support or pile) and request.gamma is None else request.gamma
     options = {"power": classes.conse_power} if request.mapper == "conse" else {}
-    rows = predict_new_rows(weight, bias, classes.seen, classes.new, create_mapper(request.mapper, **options), gamma,
-                            request.calibration, request.prior_ratio)
+    mapper = create_mapper(request.mapper, **options)
+    rows = predict_new_rows(weight, bias, classes.seen, classes.new, mapper, gamma, request.calibration, request.prior_ratio)
     shaped = None
     if support:
         shaped = shape_rows(target, rows, support, weight, bias, classes.new_names,
-                            choose_offset=request.gamma is None and not photos, progress=request.progress)
+                            choose_offset=request.gamma is None and not photos and not pile, progress=request.progress)
         rows = shaped.rows
+    adapted = adapt_to_pile(target, pile, rows, weight, bias, classes.new_names, Knowledge(mapper, classes.seen), shaped,
+                            choose_offset=not photos, progress=request.progress)
+    rows = adapted.rows if adapted else rows
     if photos:
         rows = rows.with_calibration(_on_photos(target, rows, photos, weight.shape[0], request.progress))
     record = {"mapper": request.mapper, **({"conse_power": options["power"]} if options else {}), "encoder": classes.encoder, "gamma": rows.gamma,
               "calibration": rows.calibration.record(), "injected": len(classes.new_names),
               "head": target.head_path, **classes.record, **({"photos": shaped.record} if shaped else {}),
-              "version": __version__}
+              **({"unlabelled": adapted.record} if adapted else {}), "version": __version__}
     record.update(_trust(classes, rows, seen_rows, shaped).record())
     model = target.extended(rows.weight, rows.bias, final=True)
     return Injection(model, classes.seen_names + classes.new_names, record, classes.explained)

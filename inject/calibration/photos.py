@@ -56,6 +56,26 @@ def anchored_seen_features(weight: torch.Tensor, bias: torch.Tensor, photos: tor
     return common_component(weight, bias, photos.mean(0)) + features * scale, labels
 
 
+def anchored_seen_gaps(
+    seen_rows: torch.Tensor, new_weight: torch.Tensor, new_bias: torch.Tensor, photos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The seen side of a photo offset: (best seen - best new logit ``[M]``, seen side right ``[M]``) of the virtual
+    seen features anchored on ``photos`` ``[N, D]``, against the seen rows ``[C, D + 1]`` and new rows ``[K, D]`` / ``[K]``."""
+    width = new_weight.shape[1]
+    weight, bias = seen_rows[:, :width], seen_rows[:, width]
+    features, labels = anchored_seen_features(weight, bias, photos)
+    is_new = torch.arange(len(weight) + len(new_weight)) >= len(weight)
+    seen_gap, seen_right, _ = _gaps(features, labels, torch.cat([weight, new_weight]), torch.cat([bias, new_bias]), is_new)
+    return seen_gap, seen_right
+
+
+def photo_gap(seen_rows: torch.Tensor, photos: torch.Tensor, new_logits: torch.Tensor) -> torch.Tensor:
+    """``[N]`` best seen logit minus best new logit (``new_logits`` ``[N, K]``, no offset) of each photo ``[N, D]``:
+    the photo goes to a new class at offsets above it. ``seen_rows``: ``[C, D + 1]`` seen ``[W | b]``."""
+    width = photos.shape[1]
+    return (photos @ seen_rows[:, :width].T + seen_rows[:, width]).max(1).values - new_logits.max(1).values
+
+
 def seen_bound(seen_gap: torch.Tensor, seen_right: torch.Tensor, budget: float) -> float:
     """The largest offset at which at most ``budget`` of the seen features lose their (right) class."""
     gaps = seen_gap[seen_right].sort().values
@@ -75,15 +95,11 @@ def photo_gamma(
         held_out: ``[N, K]`` their new logits from rows fitted without them, in the head's units, or
             ``None`` (no class has two photos): the offset is then the seen bound.
     """
-    width = new_weight.shape[1]
-    weight, bias = seen_rows[:, :width], seen_rows[:, width]
-    features, seen_labels = anchored_seen_features(weight, bias, photos)
-    is_new = torch.arange(len(weight) + len(new_weight)) >= len(weight)
-    seen_gap, seen_right, _ = _gaps(features, seen_labels, torch.cat([weight, new_weight]), torch.cat([bias, new_bias]), is_new)
+    seen_gap, seen_right = anchored_seen_gaps(seen_rows, new_weight, new_bias, photos)
     bound = seen_bound(seen_gap, seen_right, budget)
     details = {"photos": len(labels), "seen_bound": bound, "budget": budget, "held_out": held_out is not None}
     if held_out is None:
         return Calibration("photos", bound, details)
-    new_gap = (photos @ weight.T + bias).max(1).values - held_out.max(1).values
+    new_gap = photo_gap(seen_rows, photos, held_out)
     gamma, seen_acc, new_acc = best_offset(seen_gap, seen_right, new_gap, held_out.argmax(1) == labels)
     return Calibration("photos", min(gamma, bound), {**details, "held_out_new_accuracy": new_acc})

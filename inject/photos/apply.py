@@ -21,10 +21,16 @@ MIRRORED = False
 
 @dataclass(frozen=True)
 class Shaped:
-    """The rows after the photos, and the record of what they did (per class: photos, held-out top-1, confusions)."""
+    """The rows after the photos, and the record of what they did (per class: photos, held-out top-1, confusions).
+
+    ``features`` ``[N, D]`` / ``labels`` ``[N]``: the usable photos as the head sees them and their classes
+    (``shape_rows`` keeps them for the unlabelled pile, which pools them in).
+    """
 
     rows: NewRows
     record: dict[str, Any]
+    features: torch.Tensor | None = None
+    labels: torch.Tensor | None = None
 
 
 def _features(target, support: Support, progress: bool) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
@@ -70,4 +76,4 @@ def shape_rows(
                           "(images / --images) cannot be written; inject from names alone")
     features, labels, notes = _features(target, support, progress)
     shaped = shape(rows, features, labels, seen_weight, seen_bias, new_names, choose_offset)
-    return Shaped(shaped.rows, {**shaped.record, "skipped": notes})
+    return Shaped(shaped.rows, {**shaped.record, "skipped": notes}, features[:, 0], labels)
