@@ -57,7 +57,7 @@ def inject(
     """Return ``model`` with one more output per new class, predicted from names (and any photos).
 
     Args:
-        model: a timm or torchvision classifier (any model whose head ``inject.adapters.find_head`` finds).
+        model: a timm, torchvision or transformers classifier (any head ``inject.adapters.find_head`` finds).
         new: ``K`` new class names, or a ``[K, E]`` array/tensor of descriptors.
         seen: names of the ``C`` existing classes (default: the model's labels, ImageNet-1K for
             1000 rows), or a ``[C, E]`` descriptor array when ``new`` is one.
@@ -70,26 +70,24 @@ def inject(
         prior_ratio: prior of one new class over one seen class for ``prior`` (default ``C / K``).
         calibrate_images: a folder with one subfolder of photos per class (seen or new, named after
             the class): the offset is chosen by calibrated stacking on them instead.
-        inplace: modify ``model`` instead of a copy.
-        progress: show a progress bar while names are encoded (and photos run).
+        inplace: modify ``model`` instead of a copy. progress: show progress bars (encoding names, running photos).
         allow_existing: skip new names that are already seen classes (with a ``UserWarning``)
             instead of raising ``InjectError``; it is still raised if no name is left.
         descriptions: ``{new name: [free texts]}``, e.g. ``{"okapi": ["a forest giraffe with striped legs"]}``:
             joined as one text to the name's gloss (with ``descriptors="names"``: to the name).
         descriptors: ``"knowledge"`` (default: name, WordNet gloss and hierarchy, and descriptions, weighted
             on the seen rows) or ``"names"`` (the name's prompt templates, and descriptions, alone).
-        images: photos of some new classes, from one each: a folder with one subfolder per class (named
-            after it) or ``{name: [paths, PIL images or preprocessed [3, H, W] tensors]}``. Their features
-            reshape those classes' rows (imprinting blended with the text prior, ``inject.photos``); the
-            offset is then chosen on them (held out from the rows they shaped) unless ``gamma`` or
-            ``calibrate_images`` is given. The record holds each class's leave-photos-out top-1.
-        unlabelled: a folder or list of unsorted photos of the new classes: the rows adapt to them, they set the offset.
+        images: photos of some new classes: a folder with one subfolder per class (named after it) or ``{name:
+            [paths, PIL images or [3, H, W] tensors]}``. They reshape those classes' rows (``inject.photos``) and
+            choose the offset (unless ``gamma`` or ``calibrate_images``); the record holds each class's
+            leave-photos-out top-1.
+        unlabelled: unsorted photos of the new classes (a folder, searched recursively, or a list as for ``images``):
+            the new rows adapt to how they cluster and they choose the offset (``inject.unlabelled``).
 
-    The first ``C`` outputs are bit-identical to the original model's; ``labels(result)`` gives the ``C + K``
-    names and ``result.pretrained_cfg['inject']`` (transformers: ``result.config.inject``; others:
-    ``result.inject``) the record: each name's synset, and per class (``record['classes']``) its image-free
-    ``expected_top1``, ``expected_recognised`` and ``near_chance`` (``inject.trust``). Classes expected near
-    chance or read oddly are listed in ``record['warnings']`` and raised as one ``UserWarning``.
+    The first ``C`` outputs are bit-identical to the original's; ``labels(result)`` gives the ``C + K`` names and
+    ``inject.model_labels.injection_record(result)`` the record: each name's synset, per class (``record['classes']``)
+    its image-free ``expected_top1``, ``expected_recognised`` and ``near_chance`` (``inject.trust``); classes
+    expected near chance or read oddly are in ``record['warnings']`` and raised as one ``UserWarning``.
     """
     request = Request(new, seen, mapper, encoder, gamma, calibration, prior_ratio, calibrate_images, allow_existing,
                       progress, descriptions=descriptions, descriptors=descriptors, images=images, unlabelled=unlabelled)
