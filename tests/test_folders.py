@@ -205,6 +205,8 @@ def test_save_model_writes_a_folder_in_the_models_own_format(tmp_path, fake_enco
     assert inject.labels(inject.load_model(tmp_path / "timm-out"))[-1] == "okapi"
     card = (tmp_path / "timm-out" / "README.md").read_text()
     assert card.startswith("---\nlibrary_name: timm\npipeline_tag: image-classification\n") and "| okapi | okapi | n02439398 |" in card
+    expected = inject.model_labels.injection_record(extended)["classes"]["okapi"]["expected_top1"]
+    assert f"| {expected:.2f} | none |" in card  # the image-free estimate beside "no photos"
     _, vit = vit_folder(tmp_path / "vit")
     inject.save_model(inject.inject(vit, ["okapi"]), tmp_path / "vit-out")
     from transformers import AutoModelForImageClassification
@@ -248,3 +250,5 @@ def test_photos_of_a_transformers_folder_go_through_its_image_processor(tmp_path
     assert config["inject"]["photos"]["photos"] == 4 and config["inject"]["calibration"]["method"] == "photos"
     card = (tmp_path / "vit-injected" / "README.md").read_text()
     assert "| okapi | okapi | n02439398 | exact |" in card and "| 2, " in card
+    assert all(f"- {item['message']}" in card for item in config["inject"]["warnings"])
+    assert ("## Classes expected to work poorly" in card) == bool(config["inject"]["warnings"])
