@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cub, descriptions, fewshot, heldout, imagenet21k, names, senses, speed, trust, unlabelled
+from benchmarks import cub, descriptions, fewshot, folders, heldout, imagenet21k, names, senses, speed, trust, unlabelled
 from inject import assets
 from inject.mappers import DEFAULT_MAPPER, list_mappers
 
@@ -94,7 +94,11 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
     data = assets.data_dir(args.data)
     fast = [m for m in args.mappers if not m.endswith("-paper")]
     slow = [m for m in args.mappers if m.endswith("-paper")]
-    return {
+    return {  # the newest blocks first, so a failure shows early
+        "trust": trust.run(data, list(trust.BACKBONES), args.names_seeds),
+        "senses": senses.run(data),
+        "unlabelled": unlabelled.run(data),
+        "folders": folders.run(),
         "b1": heldout.run(data, fast, sources=args.b1_sources),
         "b1_slow": heldout.run(data, slow, folds=args.slow_mappers_b1_folds, sources=["conceptnet"]) if slow else [],
         "b1_fast_same_folds": (heldout.run(data, fast, folds=args.slow_mappers_b1_folds, sources=["conceptnet"])
@@ -102,10 +106,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
         "b2": cub.run(data, fast),
         "names": names.run(data, args.names_seeds, list(names.VARIANTS)),
         "descriptions": descriptions.run(data),
-        "trust": trust.run(data, list(trust.BACKBONES), args.names_seeds),
-        "senses": senses.run(data),
         "fewshot": fewshot.run(data),
-        "unlabelled": unlabelled.run(data),
         "imagenet21k": imagenet21k.run(data),
         "speed": speed.run(data, fast),
     }
@@ -147,6 +148,19 @@ def speed_section(speed: dict) -> str:
 | inference, same, with 1000 injected classes (2000 outputs) | {speed['inference_s']['injected']:.3f} |
 
 Inference ratio injected / original: {speed['inference_s']['ratio']:.3f}.
+"""
+
+
+def folders_section(rows: list[dict]) -> str:
+    """Model folders against single files: the same 5 names through cold CLI processes (``benchmarks.folders``)."""
+    return f"""
+### Model folders against single files
+
+The same 5 names into the same model given as one `.safetensors` file and as a folder, cold
+`inject-classes` processes with a warm embedding cache, median of {rows[0]['repeats']} alternating runs
+(`python -m benchmarks.folders`):
+
+{folders.tables(rows)}
 """
 
 
@@ -294,7 +308,7 @@ other 45. ZSL overall is over all 50.
 
 ![B2 seen-unseen curves](plots/b2_seen_unseen.png)
 
-""" + speed_section(results["speed"])
+""" + speed_section(results["speed"]) + folders_section(results["folders"])
 
 
 def main() -> None:
