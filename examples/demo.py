@@ -2,7 +2,8 @@
 
 Injects 20 CUB-200 species that ImageNet-1K lacks (CUB classes 004-024 without 014, indigo bunting,
 which ImageNet has) into the real 1000-class head, then shows top-5 predictions on one real CUB photo
-per species and the accuracy over all their photos (among all 1020 classes).
+per species, with each species' image-free expected top-1 among the 20 (``inject.trust``, made before any
+photo) beside the top-1 measured on all its photos, and the accuracy over all photos (among all 1020 classes).
 
     python examples/demo.py [--data DIR] [--mapper conse] [--photos-per-class 1]
 """
@@ -50,6 +51,8 @@ def main() -> None:
     with torch.no_grad():
         logits = extended.get_classifier()(features)
     truth = torch.tensor([1000 + folders.index(row["class_name"]) for row in photos])
+    among_new = logits[:, 1000:].argmax(1) + 1000 == truth  # each photo's top-1 among the 20 species
+    estimate = extended.pretrained_cfg["inject"]["classes"]  # image-free, made before any photo was seen
     shown = {folder: 0 for folder in folders}
     for row, scores, label in zip(photos, logits.softmax(1), truth):
         if shown[row["class_name"]] >= args.photos_per_class:
@@ -58,7 +61,9 @@ def main() -> None:
         top = scores.topk(5)
         guesses = ", ".join(f"{'*' if i >= 1000 else ''}{names[i]} {p:.2f}" for p, i in zip(top.values.tolist(), top.indices.tolist()))
         mark = "ok " if top.indices[0] == label else ("top5" if label in top.indices else "   ")
-        print(f"{mark} {names[label]:28} -> {guesses}")
+        measured = among_new[truth == label].float().mean()
+        print(f"{mark} {names[label]:28} -> {guesses} | among the 20: expected {estimate[names[label]]['expected_top1']:.2f}, "
+              f"measured {measured:.2f}")
     top5 = logits.topk(5, dim=1).indices
     print(f"\n* = injected class. Over all {len(photos)} photos of the 20 species, among 1020 classes: "
           f"top-1 {(top5[:, 0] == truth).float().mean():.3f}, top-5 {(top5 == truth[:, None]).any(1).float().mean():.3f}, "
