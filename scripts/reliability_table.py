@@ -65,6 +65,11 @@ CASES: list[tuple[str, list[str]]] = [
     ("read-only output folder", ["timm", "--classes", "new.txt", "-o", "readonly/out"]),
     ("output folder = input folder without --force", ["timm", "--classes", "new.txt", "-o", "timm"]),
     ("Hub id not in the local cache (offline)", ["someone/no-such-model", "--classes", "new.txt"]),
+    ("--unlabelled-images folder holds no photo", ["timm", "--classes", "new.txt", "--seen-names", "seen10.txt",
+                                                   "--unlabelled-images", "folder"]),
+    ("--unlabelled-images holds an unreadable photo", ["timm", "--classes", "new.txt", "--seen-names", "seen10.txt",
+                                                       "--unlabelled-images", "badpile"]),
+    ("--unlabelled-images with --gamma", ["timm", "--classes", "new.txt", "--unlabelled-images", "pile", "--gamma", "1"]),
 ]
 
 
@@ -97,6 +102,18 @@ def make_folders(folder: Path) -> None:
     (folder / "noweights").mkdir()
     shutil.copy(folder / "timm" / "config.json", folder / "noweights" / "config.json")
     (folder / "readonly").mkdir(mode=0o555)
+    make_piles(folder)
+
+
+def make_piles(folder: Path) -> None:
+    """Unsorted-photo folders: ``pile`` (two readable photos) and ``badpile`` (one of them not an image)."""
+    from PIL import Image
+
+    for name in ("pile", "badpile"):
+        (folder / name).mkdir()
+        Image.new("RGB", (40, 40), (120, 80, 40)).save(folder / name / "a.png")
+    Image.new("RGB", (40, 40), (20, 90, 160)).save(folder / "pile" / "b.png")
+    (folder / "badpile" / "b.jpg").write_text("not a photo\n")
 
 
 def make_inputs(folder: Path) -> None:
@@ -125,7 +142,8 @@ def make_inputs(folder: Path) -> None:
     write_safetensors(folder / "badlabels.safetensors", state, {"label_names": "[class 0, class 1"})
     write_safetensors(folder / "shortlabels.safetensors", state, {"label_names": '["a", "b"]'})
     (folder / "folder").mkdir()
-    texts = {"new.txt": "okapi\npangolin\n", "seen3.txt": "a\nb\nc\n", "empty.txt": "", "blank.txt": "\n  \n\t\n",
+    texts = {"new.txt": "okapi\npangolin\n", "seen3.txt": "a\nb\nc\n", "seen10.txt": "".join(f"class {i}\n" for i in range(10)),
+             "empty.txt": "", "blank.txt": "\n  \n\t\n",
              "duplicates.txt": "okapi\nOkapi \n", "seen.txt": "okapi\nclass 3\n", "allseen.txt": "class 3\nCLASS 4\n"}
     for name, text in texts.items():
         (folder / name).write_text(text, encoding="utf-8")
