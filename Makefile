@@ -2,7 +2,7 @@
 #   make demo   the demo: 20 bird species injected into a real ImageNet model, shown on real photos
 #   make test   every test (CI runs exactly this, see .ci/run)
 #   make fast   the fast lane (about a minute): small models, a fake text encoder
-#   make bench  the benchmark suite, which rewrites docs/results.md (about half an hour on 2 cores)
+#   make bench  the benchmark suite, which rewrites docs/results.md (about 90 minutes on 2 cores)
 # The first target run makes .venv and installs the pinned torch/torchvision and the package into it;
 # later runs reuse it (it is reinstalled only when pyproject.toml changes).
 
