@@ -28,8 +28,6 @@ import argparse
 import csv
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +39,7 @@ import torch.nn.functional as F
 from benchmarks.heldout import imagenet_features
 from benchmarks.names import flowers_features
 from benchmarks.cub import cub_features
+from benchmarks.timing import cli_wall_seconds
 from inject import assets
 from inject.calibration.photos import photo_gamma
 from inject.images import run_on_photos
@@ -207,10 +206,8 @@ def cli_seconds(data: Path, classes: int = 50, shots: int = 10, option: str = "-
                 os.symlink(photo, folder / photo.name)
         (work / "classes.txt").write_text("\n".join(name for name, _ in chosen) + "\n")
         env = {**os.environ, "INJECT_CACHE_DIR": str(work / "cache")}
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "inject.cli", str(work / "lite0.safetensors"), "--classes",
-                        str(work / "classes.txt"), option, str(work / "photos"), "--quiet"], check=True, env=env)
-        return time.perf_counter() - start
+        return cli_wall_seconds([work / "lite0.safetensors", "--classes", work / "classes.txt", option, work / "photos",
+                                 "--quiet"], env)
 
 
 def run(data: Path, shots=SHOTS, seeds: int = 5, sets=("CUB-50", "Flowers-102")) -> dict:

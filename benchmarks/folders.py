@@ -16,10 +16,7 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 import timm
@@ -27,6 +24,7 @@ import torch
 
 from inject import assets, save_model
 from benchmarks.speed import FIRST_RUN_NAMES
+from benchmarks.timing import cli_wall_seconds
 
 
 def _models(workdir: Path) -> dict[str, dict[str, Path]]:
@@ -47,10 +45,7 @@ def _models(workdir: Path) -> dict[str, dict[str, Path]]:
 
 
 def _cli(source: Path, classes: Path, output: Path, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "inject.cli", str(source), "--classes", str(classes), "-o", str(output),
-                    "--quiet", "--force"], check=True, env=env)
-    return time.perf_counter() - start
+    return cli_wall_seconds([source, "--classes", classes, "-o", output, "--quiet", "--force"], env)
 
 
 def run(repeats: int = 3) -> list[dict]:

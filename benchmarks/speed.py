@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.timing import cli_wall_seconds
 from inject import assets, inject, save_model
 from inject.mappers import DEFAULT_MAPPER, create_mapper, list_mappers
 from inject.calibration import Problem, calibrate
@@ -73,10 +72,8 @@ def cli_seconds(data: Path, workdir: Path) -> dict[str, float]:
         classes.write_text("\n".join(names) + "\n")
         env = {**os.environ, "INJECT_CACHE_DIR": str(workdir / f"cache-{len(names)}")}
         for cache in ("empty cache", "warm cache"):
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "inject.cli", str(model_path), "--classes", str(classes),
-                            "-o", str(workdir / "out.safetensors"), "--quiet"], check=True, env=env)
-            seconds[f"{label}, {cache}"] = time.perf_counter() - start
+            seconds[f"{label}, {cache}"] = cli_wall_seconds(
+                [model_path, "--classes", classes, "-o", workdir / "out.safetensors", "--quiet"], env)
             print(f"  CLI, {label}, {cache}: {seconds[f'{label}, {cache}']:6.1f} s wall", flush=True)
     return seconds
 
