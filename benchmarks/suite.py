@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import cub, descriptions, fewshot, folders, heldout, imagenet21k, names, senses, speed, trust, unlabelled
+from benchmarks import (cub, descriptions, fewshot, folders, heldout, imagenet21k, names, photo_speed, senses, speed, trust,
+                        unlabelled)
 from inject import assets
 from inject.mappers import DEFAULT_MAPPER, list_mappers
 
@@ -99,6 +100,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict:
         "senses": senses.run(data),
         "unlabelled": unlabelled.run(data),
         "folders": folders.run(),
+        "photo_speed": photo_speed.run(data),
         "b1": heldout.run(data, fast, sources=args.b1_sources),
         "b1_slow": heldout.run(data, slow, folds=args.slow_mappers_b1_folds, sources=["conceptnet"]) if slow else [],
         "b1_fast_same_folds": (heldout.run(data, fast, folds=args.slow_mappers_b1_folds, sources=["conceptnet"])
@@ -308,7 +310,7 @@ other 45. ZSL overall is over all 50.
 
 ![B2 seen-unseen curves](plots/b2_seen_unseen.png)
 
-""" + speed_section(results["speed"]) + folders_section(results["folders"])
+""" + speed_section(results["speed"]) + folders_section(results["folders"]) + "\n" + photo_speed.section(results["photo_speed"])
 
 
 def main() -> None:

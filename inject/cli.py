@@ -14,6 +14,7 @@ import click
 
 from . import __version__
 from .adapters import HeadError
+from .allocator import keep_freed_memory
 from .calibration import DEFAULT_CALIBRATION, list_calibrations
 from .errors import InjectError
 from .mappers import DEFAULT_MAPPER, list_mappers
@@ -168,6 +169,7 @@ def main(model_path, classes, output, seen_names, head_key, mapper, encoder, cal
     weights), or a Hugging Face Hub id (timm/resnet50.a1_in1k), read from the local cache when offline.
     """
     start = time.perf_counter()
+    keep_freed_memory()
     with warnings.catch_warnings(), _sigterm_exits():
         warnings.showwarning = _note
         warnings.filterwarnings("always", module=r"inject\b")  # every run notes its skipped names

@@ -6,8 +6,9 @@ pre-logit features of evaluation photos.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence, Union
 
 import torch
 from torch import nn
@@ -121,20 +122,60 @@ def input_placement(model: nn.Module) -> dict[str, torch.device | torch.dtype]:
     return {"device": floating.device, "dtype": floating.dtype}
 
 
-@torch.inference_mode()
+CPU_BATCH, DEVICE_BATCH = 8, 32  # photos per forward pass; small CPU batches keep activations in cache
+
+
+@contextmanager
+def channels_last_on_cpu(model: nn.Module) -> Iterator[bool]:
+    """Run ``model`` in channels-last layout while on the CPU, where convolutions are about twice as fast so.
+
+    Only a CPU model whose 4-D weights are all in the default layout is converted, and it is converted back
+    on exit, so the caller's model keeps its layout (values are copied, never changed). Call it outside
+    ``torch.inference_mode``, or the model's parameters would become inference tensors. Yields whether
+    input batches should be made channels-last too.
+    """
+    kernels = [p for p in model.parameters() if p.dim() == 4]
+    convert = (input_placement(model)["device"].type == "cpu" and bool(kernels)
+               and all(p.is_contiguous() for p in kernels))
+    if convert:
+        model.to(memory_format=torch.channels_last)
+    try:
+        yield convert
+    finally:
+        if convert:
+            model.to(memory_format=torch.contiguous_format)
+
+
 def run_on_photos(
     model: nn.Module, photos: Sequence[Photo], forward: Callable[[torch.Tensor], torch.Tensor], desc: str,
-    batch_size: int = 32, progress: bool = True, mirrored: bool = False,
+    batch_size: int | None = None, progress: bool = True, mirrored: bool = False,
 ) -> tuple[torch.Tensor, list[int], list[str]]:
     """``forward`` on every usable photo: (outputs ``[M, ...]``, the ``M`` indices used, one note per skipped photo).
 
     Unreadable and too-small photos are skipped with a note instead of failing the whole run.
     Batches go to the model's device and floating dtype (``input_placement``); outputs come back on the CPU.
     ``mirrored``: outputs ``[M, 2, ...]``, the photo and its left-right mirror image.
+    ``batch_size``: photos per forward pass (default ``CPU_BATCH`` on the CPU, ``DEVICE_BATCH`` elsewhere).
     """
     transform = image_transform(model)
     place = input_placement(model)
+    batch_size = batch_size or (CPU_BATCH if place["device"].type == "cpu" else DEVICE_BATCH)
     model.eval()
+    with channels_last_on_cpu(model) as channels_last:
+        layout = torch.channels_last if channels_last else torch.contiguous_format
+        return _batched(photos, transform, lambda x: forward(x.to(**place).contiguous(memory_format=layout)),
+                        desc, batch_size, progress, mirrored)
+
+
+@torch.inference_mode()
+def _batched(
+    photos: Sequence[Photo], transform, forward: Callable[[torch.Tensor], torch.Tensor], desc: str,
+    batch_size: int, progress: bool, mirrored: bool,
+) -> tuple[torch.Tensor, list[int], list[str]]:
+    """``run_on_photos``' loop: preprocess ``batch_size`` photos at a time, skip the unusable ones with a note.
+
+    Photos are read in this thread: a reader thread or pool beside the model's threads was slower on 2 cores.
+    """
     chunks, used, notes = [], [], []
     for start in tqdm(range(0, len(photos), batch_size), desc=desc, unit="batch", disable=not progress):
         batch = []
@@ -145,7 +186,7 @@ def run_on_photos(
             except ValueError as reason:
                 notes.append(f"skipped {photo_label(photos[i], i)}: {reason}")
         if batch:
-            x = torch.stack(batch).to(**place)
+            x = torch.stack(batch)
             out = forward(torch.cat([x, x.flip(-1)]) if mirrored else x).float().cpu()
             chunks.append(torch.stack(out.split(len(batch)), dim=1) if mirrored else out)
     return (torch.cat(chunks) if chunks else torch.empty(0)), used, notes
@@ -153,7 +194,7 @@ def run_on_photos(
 
 def run_on_images(
     model: nn.Module, paths: Sequence[str | Path], forward: Callable[[torch.Tensor], torch.Tensor],
-    desc: str, batch_size: int = 32, progress: bool = True,
+    desc: str, batch_size: int | None = None, progress: bool = True,
 ) -> torch.Tensor:
     """``forward`` on every image at ``paths`` (``model``'s eval preprocessing): ``[N, ...]``.
 
@@ -167,12 +208,12 @@ def run_on_images(
     return outputs
 
 
-def model_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = True) -> torch.Tensor:
+def model_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int | None = None, progress: bool = True) -> torch.Tensor:
     """``model``'s logits ``[N, outputs]`` on the images at ``paths``."""
     return run_on_images(model, paths, lambda batch: output_logits(model(batch)), "photos", batch_size, progress)
 
 
-def pre_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int = 32, progress: bool = True) -> torch.Tensor:
+def pre_logits(model: nn.Module, paths: Sequence[str | Path], batch_size: int | None = None, progress: bool = True) -> torch.Tensor:
     """Classifier inputs ``[N, D]`` of a timm ``model`` for the images at ``paths``.
 
     ``model.forward_head(x, pre_logits=True)`` is exactly what the classification layer sees.

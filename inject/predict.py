@@ -87,8 +87,10 @@ def main(model_source: str, paths: tuple[Path, ...], top_k: int, quiet: bool) ->
     """Run MODEL (a weights file with 'architecture' metadata, a timm or transformers folder, or a Hub id) on
     PATHS: photos or folders of photos (top-k labels each), or one folder with a subfolder per class
     (per-class top-1 and main confusions)."""
+    from .allocator import keep_freed_memory
     from .cli import fail
 
+    keep_freed_memory()
     try:
         model = load_model(model_source)
         lines = (per_class_lines(model, paths[0], not quiet) if is_labelled_folder(paths)

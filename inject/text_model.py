@@ -48,13 +48,19 @@ class MeanPoolingEncoder:
     @torch.inference_mode()
     def encode(self, texts: Sequence[str], batch_size: int = 64, normalize_embeddings: bool = True,
                **_: Any) -> np.ndarray:
-        """Embeddings ``[N, E]`` of ``texts`` as float32 numpy (unit rows with ``normalize_embeddings``)."""
+        """Embeddings ``[N, E]`` of ``texts`` as float32 numpy (unit rows with ``normalize_embeddings``).
+
+        Texts are batched by length, as sentence-transformers does, so short names are not padded to the
+        longest gloss in their batch; the rows come back in the order of ``texts``.
+        """
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         parts = []
         for start in range(0, len(texts), batch_size):
-            batch = self.tokenizer(list(texts[start : start + batch_size]), padding=True, truncation=True,
-                                   max_length=self.max_length, return_tensors="pt").to(self.device)
+            batch = self.tokenizer([texts[i] for i in order[start : start + batch_size]], padding=True,
+                                   truncation=True, max_length=self.max_length, return_tensors="pt").to(self.device)
             states = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
             pooled = (states * mask).sum(1) / mask.sum(1).clamp_min(1e-9)
             parts.append(torch.nn.functional.normalize(pooled, dim=-1) if normalize_embeddings else pooled)
-        return torch.cat(parts).float().cpu().numpy()
+        embeddings = torch.empty(0) if not parts else torch.cat(parts)[torch.tensor(order).argsort()]
+        return embeddings.float().cpu().numpy()

@@ -16,7 +16,7 @@ from inject.adapters.features import head_inputs
 from inject.checkpoint import read_metadata
 from inject.cli import main
 from inject.errors import InjectError
-from inject.images import run_on_photos
+from inject.images import image_transform, run_on_photos
 from inject.photos.blend import DEFAULT_PULL, choose_pull, fit_rows, prior_directions
 from inject.photos.support import gather_support
 
@@ -96,6 +96,22 @@ def test_unusable_photos_become_notes(tmp_path):
     features, used, notes = run_on_photos(model, paths, forward, "test", progress=False, mirrored=True)
     assert used == [2] and features.shape == (1, 2, 512)
     assert len(notes) == 2 and "cannot be read" in notes[0] and "smaller than" in notes[1]
+
+
+def test_photo_runs_leave_the_callers_model_as_it_was(tmp_path):
+    """The CPU run goes channels-last for speed; the model comes back in its layout, trainable, same outputs."""
+    for i in range(3):
+        _noise(tmp_path / f"{i}.png")
+    model = small_model()
+    forward = lambda batch: head_inputs(model, find_head(model), batch)  # noqa: E731
+    features, _, _ = run_on_photos(model, sorted(tmp_path.iterdir()), forward, "test", batch_size=2, progress=False)
+    kernels = [p for p in model.parameters() if p.dim() == 4]
+    assert all(p.is_contiguous() and not p.is_inference() for p in kernels)
+    batch = torch.stack([image_transform(model)(Image.open(p).convert("RGB")) for p in sorted(tmp_path.iterdir())])
+    with torch.no_grad():
+        torch.testing.assert_close(features, forward(batch), rtol=1e-4, atol=1e-4)
+    model.train()(batch).sum().backward()  # parameters made in inference mode could not be trained
+    assert model.fc.weight.grad is not None
 
 
 def test_prior_directions_move_from_prior_to_photos():

@@ -30,6 +30,8 @@ from ..errors import InjectError
 from .wordnet import WNID, WordNet, fold, load_wordnet
 
 BRACKETED = re.compile(r"(.+?)\s*\(([^()]+)\)")
+NOT_LETTERS = re.compile(r"[\W_]+")
+POSSESSIVE = re.compile(r"'s\b")
 HINT_STOPWORDS = frozenset({"the", "and", "for", "with", "that", "from", "its", "any", "one"})
 ARTICLES = frozenset({"a", "an", "the"})
 FAR = 10**6  # distance to an empty context: every candidate ties
@@ -159,7 +161,8 @@ def squash_forms(text: str) -> set[str]:
     a possessive ``'s`` kept and dropped: ``Brewer's spruce`` -> {``brewersspruce``, ``brewerspruce``}."""
     words = fold(text).split()
     kept = " ".join(w for w in words if w not in ARTICLES) if len(words) > 1 else " ".join(words)
-    return {re.sub(r"[\W_]+", "", form) for form in (kept, re.sub(r"'s\b", "", kept))}
+    forms = (kept, POSSESSIVE.sub("", kept)) if "'s" in kept else (kept,)
+    return {NOT_LETTERS.sub("", form) for form in forms}
 
 
 @lru_cache(maxsize=1)

@@ -22,9 +22,12 @@ DATA = Path(__file__).resolve().parent / "data"
 WNID = re.compile(r"n\d{8}")
 
 
+SEPARATORS = re.compile(r"[_\-\s]+")
+
+
 def fold(text: str) -> str:
     """Lookup key of a lemma or name: case-folded, ``_``, ``-`` and whitespace runs as one space."""
-    return " ".join(re.sub(r"[_\-\s]+", " ", text).casefold().split())
+    return " ".join(SEPARATORS.sub(" ", text).casefold().split())
 
 
 def _read_lines(name: str) -> list[str]:
