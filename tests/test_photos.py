@@ -16,7 +16,7 @@ from inject.adapters.features import head_inputs
 from inject.checkpoint import read_metadata
 from inject.cli import main
 from inject.errors import InjectError
-from inject.images import image_transform, run_on_photos
+from inject.images import _opened, draft_side, image_transform, run_on_photos
 from inject.photos.blend import DEFAULT_PULL, choose_pull, fit_rows, prior_directions
 from inject.photos.support import gather_support
 
@@ -112,6 +112,19 @@ def test_photo_runs_leave_the_callers_model_as_it_was(tmp_path):
         torch.testing.assert_close(features, forward(batch), rtol=1e-4, atol=1e-4)
     model.train()(batch).sum().backward()  # parameters made in inference mode could not be trained
     assert model.fc.weight.grad is not None
+
+
+def test_large_jpegs_decode_reduced_but_never_below_twice_the_input(tmp_path):
+    model = small_model()
+    side = draft_side(image_transform(model))
+    assert side == 2 * 224
+    gradient = np.linspace(0, 255, 2000 * 1500 * 3).reshape(1500, 2000, 3).astype(np.uint8)
+    Image.fromarray(gradient).save(tmp_path / "big.jpg")
+    Image.fromarray(gradient).save(tmp_path / "big.png")
+    reduced = _opened(tmp_path / "big.jpg", side)
+    assert reduced.convert("RGB").size == (1000, 750)  # 1/2: 1/4 would be 375 px, under 448
+    assert _opened(tmp_path / "big.png", side).convert("RGB").size == (2000, 1500)  # only JPEGs have a draft mode
+    assert _opened(tmp_path / "big.jpg", None).convert("RGB").size == (2000, 1500)
 
 
 def test_prior_directions_move_from_prior_to_photos():
