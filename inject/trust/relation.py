@@ -34,6 +34,16 @@ def _design(signals: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> t
     return torch.cat([standard, torch.ones(len(signals), 1, dtype=torch.float64)], dim=1)
 
 
+def quadratic(signals: torch.Tensor) -> torch.Tensor:
+    """``signals`` ``[N, F]`` with every product of two of them, squares included: ``[N, F + F (F + 1) / 2]``.
+
+    Signals act together: a class copied from one seen row (high ``nearest_seen_row``) is safe only when no
+    other new row is as near; the products let a logistic relation say so.
+    """
+    first, second = torch.triu_indices(signals.shape[1], signals.shape[1])
+    return torch.cat([signals, signals[:, first] * signals[:, second]], dim=1)
+
+
 def fit_relation(signals: torch.Tensor, outcome: torch.Tensor, ridge: float = RIDGE) -> Relation:
     """The logistic ``Relation`` of ``outcome`` ``[M]`` (in [0, 1]) on ``signals`` ``[M, F]``."""
     mean, scale = signals.double().mean(0), signals.double().std(0).clamp_min(1e-6)
