@@ -3,7 +3,7 @@
 Runs ``benchmarks.trust``'s injections (B1 per fold seed, CUB-50, Flowers-102) once per backbone, keeping for
 each the rehearsal's signals and outcomes and the new classes' signals, then fits each candidate relation
 to the same rehearsal and scores it as ``benchmarks.trust`` scores the product (AUC on B1, Spearman on the
-sets, the mean estimate). The choice is made on B1; CUB and Flowers only show whether it held. A new class
+sets, the mean estimate), and how the sets' names resolved against how they did. The choice is made on B1; CUB and Flowers only show whether it held. A new class
 that is a seen class's very synset is estimated here like any other, not by the product's special case, so
 CUB's figures differ a little from ``benchmarks.trust``'s.
 
@@ -52,9 +52,10 @@ def captured_injections(data: Path, architecture: str, seeds: list[int]) -> dict
         log.append({"signals": original_signals(*args, **kwargs)})
         return log[-1]["signals"]
 
-    def measured(*args):
-        top1, baseline = original_measured(*args)
-        log[-1].update(top1=top1)
+    def measured(extended, record, *args):
+        top1, baseline = original_measured(extended, record, *args)
+        log[-1].update(top1=top1, how=[entry["how"] for entry in record["classes"].values()],
+                       estimate=np.array([entry["expected_top1"] for entry in record["classes"].values()]))
         return top1, baseline
 
     estimate.rehearse, estimate.class_signals, trust.measured = rehearse, class_signals, measured
@@ -89,6 +90,16 @@ def score(runs: dict[str, list[dict]], names: tuple[str, ...], shape: Shape) -> 
     return out
 
 
+def by_resolution(injection: dict) -> str:
+    """How the names resolved against how they did: per kind, classes, mean measured top-1, mean estimate."""
+    kinds = sorted(set(injection["how"]))
+    cells = []
+    for kind in kinds:
+        mine = np.array([how == kind for how in injection["how"]])
+        cells.append(f"{kind} {mine.sum()}: {injection['top1'][mine].mean():.3f} / {injection['estimate'][mine].mean():.3f}")
+    return "; ".join(cells)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None)
@@ -104,6 +115,9 @@ def main() -> None:
             found = score(runs, names, shape)
             cells = [f"{v[0]:.3f}" if r.startswith("B1") else f"{v[0]:.3f} ({v[1]:.3f})" for r, v in found.items()]
             print(f"| {label} | " + " | ".join(cells) + " |", flush=True)
+        print("\nBy how each name resolved (classes: mean measured top-1 / mean product estimate):\n")
+        for run in ("CUB-50", "Flowers-102"):
+            print(f"- {run}: {by_resolution(runs[run][0])}")
 
 
 if __name__ == "__main__":
