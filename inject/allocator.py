@@ -2,8 +2,9 @@
 
 glibc hands every large freed block back to the operating system at once, so each batch of photos faults its
 activations back in page by page; on these machines that kernel time was as large as the convolutions
-themselves (``benchmarks/photo_speed.py``: 17.7 against 10.6 ms per photo). Raising the mmap and trim thresholds keeps the blocks for the next batch.
-A library must not change its host's allocator, so only the command-line entry points call this.
+themselves (``benchmarks/photo_speed.py``: 17.7 against 10.6 ms per photo). Raising the mmap and trim
+thresholds keeps the blocks for the next batch. A library must not change its host's allocator, so only the
+command-line entry points call this.
 """
 from __future__ import annotations
 
