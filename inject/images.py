@@ -201,7 +201,7 @@ def _batched(
 ) -> tuple[torch.Tensor, list[int], list[str]]:
     """``run_on_photos``' loop: preprocess ``batch_size`` photos at a time, skip the unusable ones with a note.
 
-    Photos are read in this thread: a reader thread or pool beside the model's threads was slower on 2 cores.
+    Photos are read in this thread: on 2 cores a reader thread beside the model's threads only competes with them.
     """
     chunks, used, notes, side = [], [], [], draft_side(transform)
     for start in tqdm(range(0, len(photos), batch_size), desc=desc, unit="batch", disable=not progress):
